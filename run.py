@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Project entry points that need nothing but python3 and the package index.
+
+    python3 run.py test   # lint, type-check and run the whole test suite
+    python3 run.py demo   # the main job: start a local sandbox and run the pipeline against it
+
+Each command first makes (or refreshes) the project's virtualenv in .venv, installing this
+project with its dev extras; the install is skipped when pyproject.toml has not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed-pyproject-sha256"
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the project into it unless it is already current."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("creating virtualenv .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing the project and its dev tools into .venv", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(*command: str) -> None:
+    """Run a tool from the virtualenv in the project root; stop on failure."""
+    print("+", " ".join(command), flush=True)
+    result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, check=False)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def test(extra: list[str]) -> None:
+    """Lint, type-check and run every test (the long-marked ones too)."""
+    run("ruff", "check", ".")
+    run("ruff", "format", "--check", ".")
+    run("mypy", "tap_recotap", "target_recotap", "recotap_sandbox")
+    run("pytest", "-n", "2", *extra)
+
+
+def demo(extra: list[str]) -> None:
+    """Run the main job against a local sandbox."""
+    run("python", "-m", "recotap_sandbox.demo", *extra)
+
+
+COMMANDS = {"test": test, "demo": demo}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:  # noqa: PLR2004
+        sys.exit(f"usage: python3 run.py {{{','.join(COMMANDS)}}} [args...]")
+    ensure_venv()
+    COMMANDS[sys.argv[1]](sys.argv[2:])

@@ -1,0 +1,360 @@
+"""The Recotap HTTP policy: the one place that decides how we talk to the Recotap API.
+
+Used by tap-recotap (hooked into the SDK's RESTStream), by target-recotap (through
+`RecotapSession`) and by their tests. It owns: the auth header, the https rule for `api_url`,
+unwrapping the response envelope, classifying errors (fatal or retriable), retrying with
+exponential backoff and jitter while honouring `Retry-After`, and error texts that never carry
+the API key (it travels only in a request header, and no message here includes headers).
+
+Reference: ../shared/recotap-api.md §2.2 (auth), §2.4 (envelope), §5 (errors), §6 (retries).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import backoff
+import msgspec
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Mapping
+
+API_KEY_HEADER = "X-Api-Key"
+DEFAULT_API_URL = "https://eapi.recotap.com/api/v1"
+
+_T = TypeVar("_T")
+_json_encoder = msgspec.json.Encoder(decimal_format="number")
+
+# 401 for a missing key, a wrong key, or a workspace whose API access the account manager has
+# not enabled yet (§2.2, §5.2: the text for the last case is not documented).
+AUTH_HELP = (
+    "Recotap rejected the API key (HTTP 401{detail}). Either the key is wrong or was "
+    "regenerated (a new key invalidates the old one: Settings > Workspace > Tech Settings > "
+    "API Access Key), or API access is not enabled for this workspace yet (ask your Recotap "
+    "account manager to enable it)."
+)
+
+
+class InsecureAPIURLError(ValueError):
+    """`api_url` would send the API key in clear text to a non-loopback host."""
+
+
+def check_api_url(url: str) -> str:
+    """Return `url` without a trailing slash, or refuse it if it is not https.
+
+    Plain http is allowed only for loopback hosts (a local sandbox), because the key travels in
+    a request header.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InsecureAPIURLError(f"api_url must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise InsecureAPIURLError(
+            f"api_url must use https (got {url!r}): the API key would travel in clear text. "
+            "Plain http is accepted only for a loopback host such as a local recotap-sandbox."
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RecotapAPIError(FatalAPIError):
+    """A request Recotap refused: retrying it would not help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        custom_message: str | None = None,
+        details: list[Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.custom_message = custom_message
+        self.details = details or []
+
+
+class RecotapAuthError(RecotapAPIError):
+    """HTTP 401: wrong key, or API access not enabled for the workspace."""
+
+
+class RecotapRetriableError(RetriableAPIError):
+    """A 429, a 5xx, or an envelope we could not read: worth another try."""
+
+    def __init__(self, message: str, response: requests.Response | None = None) -> None:
+        super().__init__(message, response)
+        self.retry_after: float | None = None
+
+
+class RecotapUnavailableError(RecotapAPIError):
+    """Retries were exhausted."""
+
+
+RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def describe_request(response: requests.Response) -> str:
+    """`METHOD /path` of the request behind a response (no query string, no headers)."""
+    request = response.request
+    path = urlsplit(request.url or "").path if request is not None else ""
+    method = request.method if request is not None else "?"
+    return f"{method} {path}"
+
+
+def _decode(content: bytes) -> Any:
+    return msgspec.json.decode(content) if content else None
+
+
+def _error_explanation(body: Any) -> tuple[str | None, list[Any]]:
+    """Pull `customMessage` and the validation list out of an error body (§5.1).
+
+    Parsed defensively: `data` may be a list of class-validator errors or null, and
+    `customMessage` is optional.
+    """
+    if not isinstance(body, dict):
+        return None, []
+    custom = body.get("customMessage")
+    data = body.get("data")
+    details = data if isinstance(data, list) else []
+    return (str(custom) if custom else None), details
+
+
+def format_validation_details(details: list[Any]) -> str:
+    """Render class-validator errors as `property: rule text; ...`."""
+    parts = []
+    for item in details:
+        if isinstance(item, dict):
+            constraints = item.get("constraints") or {}
+            texts = ", ".join(str(v) for v in constraints.values()) or "invalid"
+            parts.append(f"{item.get('property', '?')}: {texts}")
+        else:
+            parts.append(str(item))
+    return "; ".join(parts)
+
+
+def raise_for_response(response: requests.Response) -> None:
+    """Raise the right exception for a non-2xx response; return for success."""
+    status = response.status_code
+    if status < HTTPStatus.BAD_REQUEST:
+        return
+    where = describe_request(response)
+    if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        error = RecotapRetriableError(f"Recotap answered {status} to {where}", response)
+        error.retry_after = retry_after_seconds(response)
+        raise error
+    try:
+        body = _decode(response.content)
+    except msgspec.DecodeError:
+        body = None
+    custom, details = _error_explanation(body)
+    if status == HTTPStatus.UNAUTHORIZED:
+        said = (body or {}).get("message") if isinstance(body, dict) else None
+        detail = f': "{custom or said}"' if (custom or said) else ""
+        raise RecotapAuthError(AUTH_HELP.format(detail=detail), status_code=status)
+    explanation = custom or format_validation_details(details) or response.reason or "no detail"
+    raise RecotapAPIError(
+        f"Recotap refused {where} with HTTP {status}: {explanation}",
+        status_code=status,
+        custom_message=custom,
+        details=details,
+    )
+
+
+def envelope_data(response: requests.Response) -> Any:
+    """Return the `data` member of a successful response's envelope (§2.4).
+
+    A 2xx body that is not the JSON envelope (a proxy's error page, a truncated body) is
+    treated as retriable rather than as an empty result.
+    """
+    try:
+        body = _decode(response.content)
+    except msgspec.DecodeError as exc:
+        raise RecotapRetriableError(
+            f"Recotap sent an unreadable body to {describe_request(response)}", response
+        ) from exc
+    if not isinstance(body, dict) or "data" not in body:
+        raise RecotapRetriableError(
+            f"Recotap sent a body without the response envelope to {describe_request(response)}",
+            response,
+        )
+    return body["data"]
+
+
+def retry_after_seconds(
+    response: requests.Response, *, now: datetime | None = None
+) -> float | None:
+    """Seconds asked for by a `Retry-After` header (delta-seconds or HTTP-date), if any."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried.
+
+    Waits grow exponentially from `base_delay` with "equal jitter" (half fixed, half random), so
+    parallel clients spread out. A `Retry-After` from the server replaces the computed wait.
+    Every wait is capped at `max_delay`.
+    """
+
+    max_tries: int = 8
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def waits(self) -> Generator[float, Any, None]:
+        """A backoff wait generator that is sent each failure's exception."""
+        exception = yield 0.0
+        attempt = 0
+        while True:
+            asked = getattr(exception, "retry_after", None)
+            if asked is not None:
+                wait = min(float(asked), self.max_delay)
+            else:
+                ceiling = min(self.max_delay, self.base_delay * 2**attempt)
+                wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not crypto)
+            attempt += 1
+            exception = yield wait
+
+    def wrap(self, func: Callable[..., _T], logger: logging.Logger) -> Callable[..., _T]:
+        """Return `func` retried on RETRIABLE_EXCEPTIONS; exhaustion raises a clear error."""
+
+        def log_retry(details: Mapping[str, Any]) -> None:
+            logger.warning(
+                "Recotap request failed (%s); attempt %d of %d, retrying in %.2f s",
+                _short(details.get("exception")),
+                details["tries"],
+                self.max_tries,
+                details["wait"],
+            )
+
+        retried = backoff.on_exception(
+            self.waits,
+            RETRIABLE_EXCEPTIONS,
+            max_tries=self.max_tries,
+            jitter=None,
+            on_backoff=log_retry,
+            logger=None,
+        )(func)
+
+        def call(*args: Any, **kwargs: Any) -> _T:
+            try:
+                return retried(*args, **kwargs)
+            except RETRIABLE_EXCEPTIONS as exc:
+                raise RecotapUnavailableError(
+                    f"Recotap still failing after {self.max_tries} attempts: {_short(exc)}. "
+                    "The API may be down or rate-limiting this key; try again later."
+                ) from exc
+
+        return call
+
+
+def _short(exception: BaseException | None) -> str:
+    """A one-line description of a request failure (the URL path, never headers)."""
+    if exception is None:
+        return "unknown error"
+    if isinstance(exception, RetriableAPIError):
+        return str(exception)
+    return f"{type(exception).__name__}: {exception}"
+
+
+class RecotapSession:
+    """A thread-safe enough client for the Recotap API, with the policy above applied.
+
+    Used by the target and by the tap outside its streams (discovery, connection test).
+    `requests.Session` is shared across threads by the SDK's parallel drains; urllib3's pool is
+    thread-safe for this use.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        user_agent: str = "recotap-singer",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.api_url = check_api_url(api_url)
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.logger = logger or logging.getLogger("recotap")
+        self.http = requests.Session()
+        self.http.headers.update(
+            {API_KEY_HEADER: api_key, "User-Agent": user_agent, "Accept": "application/json"}
+        )
+        self._send = self.retry.wrap(self._send_once, self.logger)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one request (retried by the policy) and return the envelope's `data`."""
+        return self._send(method, path, params, json)
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET `path` and return the envelope's `data`."""
+        return self.request("GET", path, params=params)
+
+    def _send_once(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> Any:
+        started = time.monotonic()
+        response = self.http.request(
+            method,
+            f"{self.api_url}{path}",
+            params=params,
+            data=None if body is None else _json_encoder.encode(body),
+            headers={"Content-Type": "application/json"} if body is not None else None,
+            timeout=self.timeout,
+        )
+        self.logger.debug(
+            "%s %s -> %d in %.3f s", method, path, response.status_code, time.monotonic() - started
+        )
+        raise_for_response(response)
+        return envelope_data(response)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.http.close()
