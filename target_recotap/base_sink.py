@@ -1,0 +1,288 @@
+"""The shared shape of every Recotap sink: build, coalesce, send, read results, record outcomes.
+
+Each step is a small method so a later change (several batches in flight) can reorder the
+sending without touching validation or bookkeeping.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from singer_sdk.sinks import BatchSink
+
+from tap_recotap.http_policy import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
+from target_recotap.failures import (
+    CREATED,
+    DRY_RUN,
+    FAILED,
+    REFUSED,
+    SKIPPED,
+    UPDATED,
+)
+from target_recotap.records import later_wins
+from target_recotap.validation import InvalidRecordError, Spec, build_item
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from singer_sdk.target_base import Target
+
+    from target_recotap.context import HasRunContext, RunContext
+    from target_recotap.recotap_api import Endpoint
+
+# API item statuses → our outcomes. "upserted" is what a third-party report saw on deals (§8.1).
+_STATUSES = {"created": CREATED, "updated": UPDATED, "upserted": UPDATED, "skipped": SKIPPED}
+_BAD_REQUEST = 400
+
+
+@dataclass
+class Pending:
+    """One API item waiting in a batch, with the input record it came from (for reports)."""
+
+    key: str
+    item: dict[str, Any]
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one pending item."""
+
+    pending: Pending
+    outcome: str
+    reason: str = ""
+
+
+class RecotapSink(BatchSink):
+    """A declarative sink: subclasses set the endpoint, specs and key field."""
+
+    endpoint: ClassVar[Endpoint]
+    specs: ClassVar[Mapping[str, Spec]]
+    key_field: ClassVar[str]
+    # Columns the tap emits that the API does not accept: dropped silently.
+    read_only: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self, target: Target, stream_name: str, schema: dict[str, Any], key_properties: Any
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.run: RunContext = cast("HasRunContext", target).run
+        # Keep date-time values as the tap wrote them: the SDK's parser would end the whole run
+        # on one malformed date; our own check refuses just that record and names the value.
+        self.schema = _without_date_formats(self.schema)
+        self._warned_columns: set[str] = set()
+
+    @property
+    @override
+    def max_size(self) -> int:
+        """`batch_size_rows`, clamped to the endpoint's per-request cap (§2.7)."""
+        wanted = self.batch_size_rows
+        return self.endpoint.cap if wanted is None else max(1, min(wanted, self.endpoint.cap))
+
+    # Step 1: build one item per record (validate, normalise, route columns).
+
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        self.warn_unknown_columns(record)
+        try:
+            item = self.build_item(record)
+        except InvalidRecordError as invalid:
+            self.run.report.fail(
+                self.stream_name, REFUSED, record, self.describe(record), str(invalid)
+            )
+            return
+        pending: dict[str, Pending] = context.setdefault("pending", {})
+        key = str(item[self.key_field])
+        if key in pending:  # same key twice in one batch: one API item (later wins)
+            item = self.merge(pending.pop(key).item, item)
+            self.logger.debug("%s: coalesced two records for %s", self.stream_name, key)
+        pending[key] = Pending(key, item, record)
+
+    def merge(self, earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+        """Coalesce two items with the same key in one batch (default: the later wins)."""
+        return later_wins(earlier, later)
+
+    def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The API item for `record`; raises `InvalidRecordError` with every problem found."""
+        return build_item(record, self.specs)
+
+    def describe(self, record: Mapping[str, Any]) -> str:
+        """How a record is named in logs: its key field, or `(no <key>)`."""
+        value = record.get(self.key_field)
+        return repr(value) if value not in (None, "") else f"(no {self.key_field})"
+
+    def known_column(self, column: str) -> bool:
+        """True for columns that are sent or deliberately dropped without a warning."""
+        return column in self.specs or column in self.read_only or column.startswith("_sdc_")
+
+    def warn_unknown_columns(self, record: Mapping[str, Any]) -> None:
+        """Warn once per stream about columns the API has no place for (they are dropped)."""
+        unknown = [c for c in record if c not in self._warned_columns and not self.known_column(c)]
+        if unknown:
+            self._warned_columns.update(unknown)
+            self.logger.warning(
+                "%s: dropping column(s) Recotap has no field for: %s. Accepted: %s",
+                self.stream_name,
+                ", ".join(sorted(unknown)),
+                ", ".join(self.specs),
+            )
+
+    # Step 2: send a batch (or only log it in dry-run mode).
+
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
+        batch = list(context.get("pending", {}).values())
+        if not batch:
+            return
+        if self.run.dry_run:
+            self.logger.info(
+                "%s: dry run, would send %d item(s) to %s %s, keys: %s",
+                self.stream_name,
+                len(batch),
+                self.endpoint.method,
+                self.endpoint.path,
+                ", ".join(p.key for p in batch),
+            )
+            self.after_dry_run(batch)
+            self.run.report.count(self.stream_name, DRY_RUN, len(batch))
+            return
+        self.deliver(batch)
+
+    def after_dry_run(self, batch: list[Pending]) -> None:
+        """Hook: what a dry run must pretend happened (e.g. custom fields now exist)."""
+
+    def deliver(self, batch: list[Pending]) -> None:
+        """Send `batch`, read every item's status and record the outcomes."""
+        try:
+            data = self.send(batch)
+        except RecotapAPIError as error:
+            if isinstance(error, RecotapAuthError | RecotapUnavailableError):
+                raise
+            self.on_refused_request(batch, error)
+            return
+        self.record_outcomes(self.read_results(batch, data))
+
+    def send(self, batch: list[Pending]) -> Any:
+        """One write request for `batch`; returns the response's `data`."""
+        self.run.report.count_request(self.stream_name)
+        return self.run.api.write(self.endpoint, [p.item for p in batch], **self.extra_body())
+
+    def extra_body(self) -> dict[str, Any]:
+        """Request members besides the item list (e.g. `upsert`)."""
+        return {}
+
+    # Step 3: read the results.
+
+    def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
+        """Match `data.results[]` to the batch by key field (position as a fallback)."""
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            return [Outcome(p, FAILED, f"unexpected response: {data!r:.200}") for p in batch]
+        by_key = {str(r.get(self.key_field)): r for r in results if isinstance(r, dict)}
+        outcomes = []
+        for index, pending in enumerate(batch):
+            result = by_key.get(pending.key)
+            if result is None and index < len(results) and isinstance(results[index], dict):
+                result = results[index]
+            outcomes.append(self.read_result(pending, result))
+        return outcomes
+
+    def read_result(self, pending: Pending, result: dict[str, Any] | None) -> Outcome:
+        """Turn one `results[]` entry into an outcome."""
+        if result is None:
+            return Outcome(pending, FAILED, "Recotap returned no result for this item")
+        status = str(result.get("status"))
+        if status == "failed":
+            return self.read_failure(pending, str(result.get("error") or "no error text"))
+        if status in _STATUSES:
+            return Outcome(pending, _STATUSES[status], str(result.get("reason") or ""))
+        return Outcome(pending, FAILED, f"Recotap returned an unknown status {status!r}")
+
+    def read_failure(self, pending: Pending, error: str) -> Outcome:
+        """Hook: a per-item `failed` (some are not failures, e.g. duplicates on a re-run)."""
+        return Outcome(pending, FAILED, error)
+
+    # Step 4: record outcomes.
+
+    def record_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Count every outcome; failed items go to the log and the failed-records file."""
+        for outcome in outcomes:
+            if outcome.outcome == FAILED:
+                self.run.report.fail(
+                    self.stream_name,
+                    FAILED,
+                    outcome.pending.record,
+                    outcome.pending.key,
+                    outcome.reason,
+                )
+                continue
+            if outcome.outcome == SKIPPED:
+                self.logger.info(
+                    "%s: Recotap skipped %s: %s",
+                    self.stream_name,
+                    outcome.pending.key,
+                    outcome.reason,
+                )
+            self.run.report.count(self.stream_name, outcome.outcome)
+
+    # Whole-request refusals (§5.1: validation errors reject the whole request).
+
+    def on_refused_request(self, batch: list[Pending], error: RecotapAPIError) -> None:
+        """Isolate the items behind a whole-request 400 and deliver the others."""
+        if error.status_code != _BAD_REQUEST:
+            raise error
+        bad = self._items_named(error, len(batch))
+        if bad:
+            self.record_outcomes(
+                [Outcome(batch[i], FAILED, f"Recotap refused it: {why}") for i, why in bad.items()]
+            )
+            rest = [p for i, p in enumerate(batch) if i not in bad]
+            if rest:
+                self.deliver(rest)
+            return
+        if error.details and len(batch) > 1 and not self._names_request_members(error):
+            half = len(batch) // 2  # problems we cannot locate: split until we can
+            self.deliver(batch[:half])
+            self.deliver(batch[half:])
+            return
+        reason = f"Recotap refused the whole request: {error}"
+        self.record_outcomes([Outcome(p, FAILED, reason) for p in batch])
+
+    def _items_named(self, error: RecotapAPIError, size: int) -> dict[int, str]:
+        """Item positions named by validation errors such as `accounts.3.domain` (§5.1)."""
+        prefix = f"{self.endpoint.payload_key}."
+        found: dict[int, list[str]] = {}
+        for detail in error.details:
+            prop = str(detail.get("property", "")) if isinstance(detail, dict) else ""
+            match = re.match(rf"{re.escape(prefix)}(\d+)(?:\.|$)", prop)
+            if not match or int(match.group(1)) >= size:
+                return {}
+            texts = ", ".join(str(v) for v in (detail.get("constraints") or {}).values())
+            found.setdefault(int(match.group(1)), []).append(f"{prop}: {texts}")
+        return {index: "; ".join(texts) for index, texts in found.items()}
+
+    def _names_request_members(self, error: RecotapAPIError) -> bool:
+        """True when a validation error is about the request itself (e.g. `segmentId`)."""
+        key = self.endpoint.payload_key
+        props = [str(d.get("property", "")) for d in error.details if isinstance(d, dict)]
+        return any(p and key and p != key and not p.startswith(f"{key}.") for p in props)
+
+
+def _without_date_formats(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` without `format: date-time/date/time`, at every depth."""
+    if isinstance(schema, dict):
+        return {
+            key: _without_date_formats(value)
+            for key, value in schema.items()
+            if not (key == "format" and value in {"date-time", "date", "time"})
+        }
+    if isinstance(schema, list):
+        return [_without_date_formats(value) for value in schema]
+    return schema

@@ -1,0 +1,89 @@
+"""The Recotap calls the target makes, on top of the shared `RecotapSession` (HTTP policy).
+
+Nothing here decides about retries, auth or error classification: that is
+`tap_recotap.http_policy`. This module only knows paths, bodies and response shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tap_recotap.http_policy import RecotapSession, RetryPolicy
+from target_recotap.records import json_ready
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A write endpoint: method, path, per-request item cap and the body member for items."""
+
+    method: str
+    path: str
+    cap: int
+    payload_key: str | None  # None: the body is the single item itself
+
+
+# §2.7 bulk limits.
+ACCOUNTS = Endpoint("POST", "/accounts", 100, "accounts")
+DEALS = Endpoint("POST", "/deals", 100, "deals")
+SALES_ACTIVITIES = Endpoint("POST", "/sales-activities", 50, "activities")
+CUSTOM_FIELD = Endpoint("POST", "/accounts/custom-field", 1, None)
+EXTERNAL_IDS = Endpoint("PATCH", "/accounts/external-ids", 100, "mappings")
+DEAL_STAGES = Endpoint("POST", "/deal-stages", 20, "pipelines")
+
+
+class RecotapAPI:
+    """Typed-ish access to the endpoints the target uses."""
+
+    def __init__(self, session: RecotapSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], logger: logging.Logger) -> RecotapAPI:
+        """Build the session from the shared settings (api_url, api_key, timeouts, retries)."""
+        retry = RetryPolicy(
+            max_tries=int(config.get("max_retries", 8)),
+            base_delay=float(config.get("retry_base_delay", 1.0)),
+        )
+        session = RecotapSession(
+            config.get("api_url", "https://eapi.recotap.com/api/v1"),
+            config["api_key"],
+            retry=retry,
+            timeout=float(config.get("request_timeout", 60)),
+            user_agent="target-recotap",
+            logger=logger,
+        )
+        return cls(session)
+
+    def write(self, endpoint: Endpoint, items: list[dict[str, Any]], **extra: Any) -> Any:
+        """Send one batch to a write endpoint and return the envelope's `data`."""
+        if endpoint.payload_key is None:
+            (body,) = items
+        else:
+            body = {endpoint.payload_key: items, **extra}
+        return self.session.request(endpoint.method, endpoint.path, json=json_ready(body))
+
+    def active_custom_field_keys(self) -> set[str]:
+        """Keys of the active account custom fields (§4.6: a bare array)."""
+        fields = self.session.get("/accounts/custom-fields") or []
+        return {str(f["key"]) for f in fields if isinstance(f, dict) and f.get("key")}
+
+    def segments(self) -> Iterator[dict[str, Any]]:
+        """Every static active/draft segment (§4.8), following `hasNextPage` (§2.5)."""
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            page = self.session.get("/segments", params) or {}
+            yield from page.get("data") or []
+            if not page.get("hasNextPage") or not page.get("nextCursor"):
+                return
+            params = {"limit": 100, "cursor": page["nextCursor"]}
+
+    def check_connection(self) -> None:
+        """One authenticated read that writes nothing (used for `meltano config test`)."""
+        self.session.get("/segments", {"limit": 1})
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.session.close()

@@ -1,0 +1,226 @@
+"""One small sink per Recotap resource: endpoint, cap, item specs and how to read results."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TYPE_CHECKING, Any, cast
+
+from singer_sdk.sinks import Sink
+
+from tap_recotap.http_policy import RecotapAPIError
+from target_recotap import recotap_api, validation
+from target_recotap.base_sink import Outcome, Pending, RecotapSink
+from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
+from target_recotap.records import merge_accounts
+
+if TYPE_CHECKING:
+    from singer_sdk.target_base import Target
+
+    from target_recotap.context import HasRunContext
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+_CONFLICT = 409
+_DUPLICATE_RE = re.compile(r"already exists?", re.IGNORECASE)
+# Read-only columns of tap-recotap's accounts stream (§4.1): scores, stage, Recotap's ids/dates.
+_ACCOUNT_READ_ONLY = frozenset({"updatedAt", "syncTimestamp"})
+
+
+class AccountsSink(RecotapSink):
+    """POST /accounts (§4.2): upsert by domain, optional static segment."""
+
+    endpoint = recotap_api.ACCOUNTS
+    specs = validation.ACCOUNT
+    key_field = "domain"
+    read_only = _ACCOUNT_READ_ONLY
+
+    @override
+    def merge(self, earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+        return merge_accounts(earlier, later)  # §4.2: customFields merge per key
+
+    @override
+    def known_column(self, column: str) -> bool:
+        # rtp_* are Recotap's own read-only fields (§4.1); custom-field keys are routed.
+        return (
+            super().known_column(column)
+            or column.startswith("rtp_")
+            or self.run.custom_fields.is_active(column)
+        )
+
+    @override
+    def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
+        item = super().build_item(record)
+        # Top-level columns named like active custom-field keys go into customFields (§4.7).
+        extra = {
+            column: value
+            for column, value in record.items()
+            if column not in self.specs
+            and not column.startswith("rtp_")
+            and self.run.custom_fields.is_active(column)
+        }
+        if extra:
+            item["customFields"] = {**item.get("customFields", {}), **extra}
+        return item
+
+    @override
+    def extra_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"upsert": self.run.upsert}
+        if self.run.segment_id:
+            body["segmentId"] = self.run.segment_id
+        return body
+
+
+class DealsSink(RecotapSink):
+    """POST /deals (§4.9): upsert by externalDealId."""
+
+    endpoint = recotap_api.DEALS
+    specs = validation.DEAL
+    key_field = "externalDealId"
+
+
+class SalesActivitiesSink(RecotapSink):
+    """POST /sales-activities (§4.11): create-only, so a duplicate means already delivered."""
+
+    endpoint = recotap_api.SALES_ACTIVITIES
+    specs = validation.ACTIVITY
+    key_field = "externalActivityId"
+
+    @override
+    def read_failure(self, pending: Pending, error: str) -> Outcome:
+        # §4.11: a repeated externalActivityId comes back failed. On a re-run, or after a retry
+        # whose first response was lost, that activity is ours and already stored.
+        if _DUPLICATE_RE.search(error):
+            return Outcome(pending, EXISTING, error)
+        return Outcome(pending, FAILED, error)
+
+
+class ExternalIdMappingsSink(RecotapSink):
+    """PATCH /accounts/external-ids (§4.5): domains in `notFound` are refused records."""
+
+    endpoint = recotap_api.EXTERNAL_IDS
+    specs = validation.MAPPING
+    key_field = "domain"
+    # tap-recotap's unmapped_accounts carries the account name; it is not part of a mapping.
+    read_only = frozenset({"name"})
+
+    @override
+    def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
+        not_found = set(data.get("notFound") or []) if isinstance(data, dict) else set()
+        return [
+            Outcome(p, FAILED, f"no Recotap account has the domain {p.key}")
+            if p.key in not_found
+            else Outcome(p, UPDATED)
+            for p in batch
+        ]
+
+
+class CustomFieldsSink(RecotapSink):
+    """POST /accounts/custom-field (§4.7): one field per call; 409 means it already exists."""
+
+    endpoint = recotap_api.CUSTOM_FIELD
+    specs = validation.CUSTOM_FIELD
+    key_field = "label"
+    # tap-recotap's custom_fields stream also carries these (§4.6); the API derives/sets them.
+    read_only = frozenset({"key", "objectType", "status"})
+
+    @override
+    def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
+        item = super().build_item(record)
+        problems = validation.custom_field_problems(item)
+        if problems:
+            raise validation.InvalidRecordError(problems)
+        if item.get("labelType") not in validation.SELECTION_TYPES:
+            item.pop("options", None)  # §4.6: other types carry `options: []`; send none
+        return item
+
+    @override
+    def on_refused_request(self, batch: list[Pending], error: RecotapAPIError) -> None:
+        if error.status_code == _CONFLICT:  # §4.7: an active field with this key exists
+            self.record_outcomes([Outcome(p, EXISTING) for p in batch])
+            return
+        super().on_refused_request(batch, error)
+
+    @override
+    def record_outcomes(self, outcomes: list[Outcome]) -> None:
+        # Accounts later in this run may use the new keys: make them known at once.
+        for outcome in outcomes:
+            if outcome.outcome in {CREATED, EXISTING}:
+                self.run.custom_fields.add(validation.derived_custom_field_key(outcome.pending.key))
+        super().record_outcomes(outcomes)
+
+    @override
+    def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
+        # §4.7: data is an array holding the created definition.
+        return [Outcome(p, CREATED) for p in batch]
+
+    @override
+    def after_dry_run(self, batch: list[Pending]) -> None:
+        for pending in batch:
+            self.run.custom_fields.add(validation.derived_custom_field_key(pending.key))
+
+
+class DealStagesSink(RecotapSink):
+    """POST /deal-stages (§4.10): create-only; a 409 names pipelines that already exist."""
+
+    endpoint = recotap_api.DEAL_STAGES
+    specs = validation.PIPELINE
+    key_field = "pipelineId"
+
+    @override
+    def on_refused_request(self, batch: list[Pending], error: RecotapAPIError) -> None:
+        if error.status_code != _CONFLICT:
+            super().on_refused_request(batch, error)
+            return
+        # §4.10: nothing was created; resend without the pipelines the message names.
+        text = error.custom_message or str(error)
+        existing = [p for p in batch if re.search(rf"(?<![\w-]){re.escape(p.key)}(?![\w-])", text)]
+        if not existing and len(batch) > 1:
+            for pending in batch:  # the message named none of ours: find them one by one
+                self.deliver([pending])
+            return
+        self.record_outcomes([Outcome(p, EXISTING) for p in existing or batch])
+        rest = [p for p in batch if p not in existing]
+        if existing and rest:
+            self.deliver(rest)
+
+
+class ConnectionCheckSink(Sink):
+    """`meltano config test` sends `meltano_test_stream`: check the connection, write nothing."""
+
+    def __init__(
+        self, target: Target, stream_name: str, schema: dict[str, Any], key_properties: Any
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.run = cast("HasRunContext", target).run
+
+    @override
+    def setup(self) -> None:
+        self.run.api.check_connection()
+        self.logger.info(
+            "%s: connection check only. An authenticated GET /segments succeeded; records "
+            "of this stream are never sent to Recotap.",
+            self.stream_name,
+        )
+
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        self.run.report.count(self.stream_name, SKIPPED)
+
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
+        """Nothing to write."""
+
+
+SINKS: dict[str, type[Sink]] = {
+    "accounts": AccountsSink,
+    "deals": DealsSink,
+    "sales_activities": SalesActivitiesSink,
+    "custom_fields": CustomFieldsSink,
+    "external_id_mappings": ExternalIdMappingsSink,
+    "deal_stages": DealStagesSink,
+}
+CONNECTION_CHECK_STREAM = "meltano_test_stream"

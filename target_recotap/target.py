@@ -1,0 +1,260 @@
+"""target-recotap: settings, routing by stream name, start-up checks, summary and exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.target_base import Target
+
+from tap_recotap.http_policy import DEFAULT_API_URL, InsecureAPIURLError
+from target_recotap.context import CustomFieldKeys, RunContext
+from target_recotap.failures import FailedRecordsFile, RunReport
+from target_recotap.recotap_api import RecotapAPI
+from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from pathlib import PurePath
+
+    from singer_sdk.sinks import Sink
+
+
+class UnsupportedStreamError(ValueError):
+    """A stream name target-recotap cannot route to a Recotap endpoint."""
+
+
+class TargetRecotap(Target):
+    """Push accounts, deals, sales activities, custom fields, external ids and deal stages."""
+
+    name = "target-recotap"
+
+    config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="API key",
+            description="Recotap API key (Settings > Workspace > Tech Settings > API Access Key).",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default=DEFAULT_API_URL,
+            title="API URL",
+            description="Base URL of the Recotap External API; must be https (http only for "
+            "a loopback host such as a local sandbox).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=60,
+            title="Request timeout",
+            description="Seconds to wait for one HTTP response.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            title="Max retries",
+            description="Attempts per request on 429, 5xx and dropped connections.",
+        ),
+        th.Property(
+            "retry_base_delay",
+            th.NumberType,
+            default=1.0,
+            title="Retry base delay",
+            description="Seconds before the first retry; doubles with each attempt (with "
+            "jitter). A Retry-After header from the API takes precedence.",
+        ),
+        th.Property(
+            "upsert",
+            th.BooleanType,
+            default=True,
+            title="Upsert accounts",
+            description="Update accounts whose domain already exists. When false, such "
+            "accounts are reported as failed records.",
+        ),
+        th.Property(
+            "segment_id",
+            th.StringType,
+            title="Segment ID",
+            description="Add every pushed account to this static segment (active or draft, "
+            "from GET /segments). Checked at start-up: the run stops before reading input "
+            "if the segment is not usable.",
+        ),
+        th.Property(
+            "failed_records_path",
+            th.StringType,
+            title="Failed records file",
+            description="JSONL file that receives one line per refused or failed record "
+            "(stream, record, reason, time). Appended; parent directories are created.",
+        ),
+        th.Property(
+            "max_failed_records",
+            th.IntegerType,
+            default=0,
+            title="Max failed records",
+            description="How many refused or failed records a run may have and still exit 0. "
+            "Above it, the run still delivers everything else, then exits 1.",
+        ),
+        th.Property(
+            "batch_size_rows",
+            th.IntegerType,
+            title="Batch size rows",
+            description="Records per request; always clamped to the API's per-request caps "
+            "(accounts/deals/external ids 100, sales activities 50, deal stages 20).",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            title="Dry run",
+            description="Validate, route, normalise and count everything and log what would "
+            "be sent, but write nothing to Recotap.",
+        ),
+    ).to_dict()
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any] | PurePath | str | list[PurePath | str] | None = None,
+        parse_env_config: bool = False,
+        validate_config: bool = True,
+        setup_mapper: bool = True,
+        message_reader: Any = None,
+    ) -> None:
+        super().__init__(
+            config=config,
+            parse_env_config=parse_env_config,
+            validate_config=validate_config,
+            setup_mapper=setup_mapper,
+            message_reader=message_reader,
+        )
+        # Drain sinks one after the other, in the order their streams started: accounts must be
+        # in Recotap before the external ids, deals and activities that refer to their domains.
+        self.max_parallelism = 1
+        self.run = self._start_run()
+        self.exit_code = 0
+
+    def _start_run(self) -> RunContext:
+        try:
+            api = RecotapAPI.from_config(self.config, self.logger)
+        except InsecureAPIURLError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from error
+        report = RunReport(FailedRecordsFile(self.config.get("failed_records_path")), self.logger)
+        run = RunContext(
+            api=api,
+            report=report,
+            custom_fields=CustomFieldKeys(api),
+            dry_run=bool(self.config.get("dry_run", False)),
+            upsert=bool(self.config.get("upsert", True)),
+            segment_id=self.config.get("segment_id") or None,
+        )
+        if run.segment_id:
+            self._check_segment(api, run.segment_id)
+        return run
+
+    def _check_segment(self, api: RecotapAPI, segment_id: str) -> None:
+        """§4.2: the segment must exist, be static and active/draft, or POST /accounts is a 400.
+
+        GET /segments lists exactly the usable ones (§4.8), so absence means unusable.
+        """
+        usable = {str(s.get("segmentId")): s for s in api.segments()}
+        if segment_id in usable:
+            self.logger.info(
+                "Accounts will be added to segment %s (%s, %s)",
+                segment_id,
+                usable[segment_id].get("name"),
+                usable[segment_id].get("status"),
+            )
+            return
+        message = (
+            f"segment_id {segment_id!r} cannot receive accounts: it is not one of the static "
+            "segments with status active or draft that GET /segments lists (it may not exist, "
+            "be dynamic, or be archived). Usable segments: "
+            + (", ".join(f"{k} ({v.get('name')})" for k, v in usable.items()) or "none")
+        )
+        raise ConfigValidationError(message, errors=[message])
+
+    @override
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if stream_name == CONNECTION_CHECK_STREAM:
+            return ConnectionCheckSink
+        if stream_name in SINKS:
+            return SINKS[stream_name]
+        supported = ", ".join(SINKS)
+        raise UnsupportedStreamError(
+            f"target-recotap has no destination for stream {stream_name!r}. Supported "
+            f"streams: {supported}. To load it as one of these, rename it with a stream map, "
+            f'e.g. in meltano.yml: stream_maps: {{"{stream_name}": {{"__alias__": "accounts"}}}}'
+        )
+
+    @override
+    def process_endofpipe(self) -> None:
+        try:
+            super().process_endofpipe()
+        finally:
+            self.run.api.close()
+        self._log_summary()
+
+    def _log_summary(self) -> None:
+        report = self.run.report
+        for stream in report.streams():
+            self.logger.info("Summary %s", report.summary_line(stream))
+        failures = report.failures()
+        limit = int(self.config.get("max_failed_records", 0))
+        path = report.failed_records.path
+        where = f"they are listed in {path}" if path else "set failed_records_path to keep them"
+        if failures > limit:
+            self.exit_code = 1
+            self.logger.error(
+                "%d record(s) were refused or failed, more than max_failed_records=%d; %s. "
+                "Everything else was delivered. Exiting with status 1.",
+                failures,
+                limit,
+                where,
+            )
+        elif failures:
+            self.logger.warning(
+                "%d record(s) were refused or failed (allowed: max_failed_records=%d); %s.",
+                failures,
+                limit,
+                where,
+            )
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: Any = None,
+    ) -> None:
+        """Run the target; exit 1 at the very end if too many records failed.
+
+        Same as `Target.invoke`, but it keeps the target instance to read its exit code: the
+        expected outcome "some records failed" gets a clear final log line, not a traceback.
+        """
+        # Skip Target.invoke (it drops the instance) but keep PluginBase's --about handling.
+        super(Target, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        target.listen(file_input)
+        if target.exit_code:
+            sys.exit(target.exit_code)
+
+
+if __name__ == "__main__":
+    TargetRecotap.cli()
