@@ -1,0 +1,31 @@
+"""Request counters for ``GET /_sandbox/stats``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+FAULT_KINDS = ("500", "502", "503", "429", "drop", "slow")
+
+
+class Stats:
+    """What the sandbox has seen on /api/v1 since start or the last reset."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
+        self.batch_sizes: dict[str, list[int]] = {}
+        self.faults: Counter[str] = Counter(dict.fromkeys(FAULT_KINDS, 0))
+
+    def batch(self, route: str, size: int) -> None:
+        """Record the item count of a write whose handler ran."""
+        self.batch_sizes.setdefault(route, []).append(size)
+
+    def render(self) -> dict[str, Any]:
+        """The admin payload."""
+        return {
+            "requests": dict(self.requests),
+            "statuses": dict(self.statuses),
+            "batch_sizes": {route: list(sizes) for route, sizes in self.batch_sizes.items()},
+            "faults_injected": dict(self.faults),
+        }
