@@ -1,0 +1,98 @@
+"""The one base stream for the Recotap External API.
+
+URL, auth, paging and request shaping live here; the error and retry policy is delegated to
+`http_policy` (shared with target-recotap), so this module holds no HTTP policy of its own.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.streams import RESTStream
+
+from tap_recotap.http_policy import (
+    API_KEY_HEADER,
+    RetryPolicy,
+    check_api_url,
+    raise_for_response,
+)
+from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import requests
+    from singer_sdk.helpers.types import Context, RequestFunc
+
+
+class RecotapStream(RESTStream[PageToken]):
+    """Base class of every Recotap stream: one GET list endpoint under `api_url`."""
+
+    #: False for the bare-array endpoints (§4.4, §4.6), which take no `cursor`.
+    paginated: ClassVar[bool] = True
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return check_api_url(self.config["api_url"])
+
+    @property
+    @override
+    def authenticator(self) -> APIKeyAuthenticator:
+        # §2.2: the key travels only in this header; no message of ours prints headers.
+        return APIKeyAuthenticator(key=API_KEY_HEADER, value=self.config["api_key"])
+
+    @property
+    @override
+    def timeout(self) -> float:  # type: ignore[override]  # the SDK types it int; seconds may be fractional
+        return float(self.config["request_timeout"])
+
+    @property
+    def page_size(self) -> int:
+        """The `limit` sent to paginated endpoints (the tap refuses values above 500)."""
+        return int(self.config["page_size"])
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """Retry settings shared with target-recotap (http_policy)."""
+        return RetryPolicy(
+            max_tries=int(self.config["max_retries"]),
+            base_delay=float(self.config["retry_base_delay"]),
+        )
+
+    @override
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        return self.retry_policy.wrap(func, self.logger)
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        raise_for_response(response)
+        # Decoding here, inside the retried call, makes a truncated or non-JSON 2xx body a
+        # retriable failure (http_policy.envelope_data) instead of a crash after the retry loop.
+        read_page(response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        yield from read_page(response).records
+
+    @override
+    def get_new_paginator(self) -> RecotapPaginator | None:
+        return RecotapPaginator() if self.paginated else None
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
+        if not self.paginated:
+            return {}
+        cursor = next_page_token.cursor if next_page_token else None
+        # §2.5: omit `cursor` on the first page (None values are left out of the query).
+        return {"limit": self.page_size, "cursor": cursor}

@@ -1,0 +1,180 @@
+"""The tap's streams: short declarative classes over `RecotapStream`.
+
+Reference: ../shared/recotap-api.md §4.1 (accounts), §4.4 (unmapped), §4.6 (custom fields),
+§4.8 (segments), §7 (stream table).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk.helpers._state import SIGNPOST_MARKER
+
+from tap_recotap.client import RecotapStream
+from tap_recotap.pagination import PageToken, RecotapPaginator, parse_timestamp, read_page
+from tap_recotap.schemas import (
+    CUSTOM_FIELD_SCHEMA,
+    SEGMENT_SCHEMA,
+    SYNC_TIMESTAMP,
+    UNMAPPED_ACCOUNT_SCHEMA,
+)
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+# §2.7: at most 100 entries in the `domains` filter of one GET /accounts.
+DOMAINS_PER_REQUEST = 100
+# §8 question 1: the largest `limit` the API is known to accept (the sandbox's 400 above it).
+MAX_LIMIT = 500
+
+
+def format_last_sync(moment: datetime) -> str:
+    """`lastSync` as ISO-8601 UTC with milliseconds, truncated (never later than `moment`)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AccountsStream(RecotapStream):
+    """GET /accounts: accounts with scores; incremental on the server's `syncTimestamp`.
+
+    The bookmark is the `syncTimestamp` of the first page of the last *complete* sync (§7):
+    records carry their page's `syncTimestamp` as `_sdc_sync_timestamp` (the replication key),
+    and the first page's value is made the SDK's signpost, the ceiling the SDK clamps the
+    bookmark to when it promotes progress at the end of a complete sync. Interruption, STATE
+    messages and the starting value are the SDK's own machinery. See docs/tap.md.
+    """
+
+    name = "accounts"
+    path = "/accounts"
+    primary_keys: ClassVar[tuple[str, ...]] = ("rtp_aid",)
+    replication_key = SYNC_TIMESTAMP
+
+    #: Sent `lastSync` = bookmark minus this. §8 question 3/4: whether `lastSync` is inclusive,
+    #: and whether `syncTimestamp` is taken before or after the server's query, are unknown; a
+    #: few seconds of overlap costs only boundary repeats and covers both.
+    LAST_SYNC_LOOKBACK: ClassVar[timedelta] = timedelta(seconds=5)
+
+    @property
+    def domain_chunks(self) -> list[list[str]]:
+        """The `domains` setting, de-duplicated, in requests of at most 100 (§2.7)."""
+        domains = list(dict.fromkeys(self.config.get("domains") or []))
+        return [
+            domains[i : i + DOMAINS_PER_REQUEST]
+            for i in range(0, len(domains), DOMAINS_PER_REQUEST)
+        ]
+
+    @override
+    def get_new_paginator(self) -> RecotapPaginator:
+        return RecotapPaginator(chunks=len(self.domain_chunks))
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
+        params = super().get_url_params(context, next_page_token)
+        start = self.get_starting_replication_key_value(context)
+        if start:
+            params["lastSync"] = format_last_sync(parse_timestamp(start) - self.LAST_SYNC_LOOKBACK)
+        chunks = self.domain_chunks
+        if chunks:
+            chunk = next_page_token.chunk if next_page_token else 0
+            params["domains"] = json.dumps(chunks[chunk])  # §4.1: a JSON array in one parameter
+        return params
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        page = read_page(response)
+        stamp = None
+        if page.sync_timestamp is None:
+            self.logger.warning(
+                "GET /accounts answered without syncTimestamp; this run cannot advance the "
+                "bookmark (the next run starts from the same point)."
+            )
+        else:
+            stamp = page.sync_timestamp.astimezone(timezone.utc).isoformat(timespec="microseconds")
+            self._lower_signpost(stamp)
+        for record in page.records:
+            yield {**record, SYNC_TIMESTAMP: stamp}
+
+    def _lower_signpost(self, stamp: str) -> None:
+        """Make the signpost the earliest page time of this run, i.e. the first page's.
+
+        The seam: the SDK promotes the largest replication-key value seen (the last page's
+        time) at the end of a complete sync, clamped to the signpost. Its default signpost is
+        the tap's clock at start; ours is the server's time of the first page, so changes made
+        to already-read pages during the run are picked up by the next run.
+        """
+        current = self.stream_state.get(SIGNPOST_MARKER)
+        if current is None or parse_timestamp(stamp) < parse_timestamp(current):
+            self.state_manager.write_replication_key_signpost(stamp)
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        # Never the tap's clock (the SDK default): `_lower_signpost` sets it from the server.
+        return None
+
+    @override
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        # `start_date` applies only when there is no bookmark (the SDK takes the later one).
+        return value
+
+
+class SegmentsStream(RecotapStream):
+    """GET /segments: static segments (active or draft); full table, cursor-paged (§4.8)."""
+
+    name = "segments"
+    path = "/segments"
+    primary_keys: ClassVar[tuple[str, ...]] = ("segmentId",)
+    schema = SEGMENT_SCHEMA
+
+
+class CustomFieldsStream(RecotapStream):
+    """GET /accounts/custom-fields: active account custom-field definitions (§4.6)."""
+
+    name = "custom_fields"
+    path = "/accounts/custom-fields"
+    primary_keys: ClassVar[tuple[str, ...]] = ("key",)
+    schema = CUSTOM_FIELD_SCHEMA
+    paginated = False
+
+
+class UnmappedAccountsStream(RecotapStream):
+    """GET /accounts/missing-external-ids: accounts without externalId (§4.4).
+
+    The endpoint has no cursor, only `limit`: one call asks for the API maximum (500). A full
+    answer may mean more are waiting; they appear once the returned ones are mapped.
+    """
+
+    name = "unmapped_accounts"
+    path = "/accounts/missing-external-ids"
+    primary_keys: ClassVar[tuple[str, ...]] = ("domain",)
+    schema = UNMAPPED_ACCOUNT_SCHEMA
+    paginated = False
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
+        return {"limit": MAX_LIMIT}
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        records = read_page(response).records
+        if len(records) >= MAX_LIMIT:
+            self.logger.warning(
+                "unmapped_accounts: the API returned its maximum of %d accounts and has no "
+                "cursor (§4.4); more unmapped accounts may exist. Map these (PATCH "
+                "/accounts/external-ids, e.g. with target-recotap) and run again for the rest.",
+                MAX_LIMIT,
+            )
+        yield from records
