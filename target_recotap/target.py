@@ -35,6 +35,7 @@ class TargetRecotap(Target):
     """Push accounts, deals, sales activities, custom fields, external ids and deal stages."""
 
     name = "target-recotap"
+    package_name = "recotap-singer"
 
     config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(
         th.Property(
