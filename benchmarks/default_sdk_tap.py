@@ -2,7 +2,7 @@
 
 The production tap is meant to use the msgspec writer and a lighter type-conformance level. This
 subclass puts back, explicitly (not by inheritance, which would pick up the tap's choices), the
-SDK 0.54 defaults: `SingerWriter` (simplejson) as `message_writer_class`, and
+SDK defaults: `SingerWriter` (the SDK's stock JSON writer) as `message_writer_class`, and
 `TypeConformanceLevel.RECURSIVE` on every stream.
 
     python -m benchmarks.default_sdk_tap --config config.json
@@ -10,21 +10,16 @@ SDK 0.54 defaults: `SingerWriter` (simplejson) as `message_writer_class`, and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.io_base import SingerWriter
+from singer_sdk import Stream, Tap
 from typing_extensions import override
 
 from tap_recotap.tap import TapRecotap
 
-if TYPE_CHECKING:
-    from singer_sdk.streams import Stream
-
-# The values singer_sdk 0.54 declares on `Tap.message_writer_class` and
-# `Stream.TYPE_CONFORMANCE_LEVEL`.
-SDK_DEFAULT_WRITER = SingerWriter
-SDK_DEFAULT_CONFORMANCE = TypeConformanceLevel.RECURSIVE
+# Read from the SDK's own base classes (singer_sdk 0.54: `SingerWriter` and
+# `TypeConformanceLevel.RECURSIVE`), so the comparison follows the installed SDK's defaults
+# whatever tap-recotap chooses.
+SDK_DEFAULT_WRITER = Tap.message_writer_class
+SDK_DEFAULT_CONFORMANCE = Stream.TYPE_CONFORMANCE_LEVEL
 
 
 class DefaultSDKTapRecotap(TapRecotap):
