@@ -247,8 +247,8 @@ class RecotapSink(BatchSink):
             if rest:
                 self.deliver(rest)
             return
-        if error.details and len(batch) > 1 and not self._names_request_members(error):
-            half = len(batch) // 2  # problems we cannot locate: split until we can
+        if len(batch) > 1 and self._points_into_batch(error, batch):
+            half = len(batch) // 2  # an item we cannot locate exactly: split until we can
             self.deliver(batch[:half])
             self.deliver(batch[half:])
             return
@@ -268,11 +268,24 @@ class RecotapSink(BatchSink):
             found.setdefault(int(match.group(1)), []).append(f"{prop}: {texts}")
         return {index: "; ".join(texts) for index, texts in found.items()}
 
-    def _names_request_members(self, error: RecotapAPIError) -> bool:
-        """True when a validation error is about the request itself (e.g. `segmentId`)."""
-        key = self.endpoint.payload_key
-        props = [str(d.get("property", "")) for d in error.details if isinstance(d, dict)]
-        return any(p and key and p != key and not p.startswith(f"{key}.") for p in props)
+    def _points_into_batch(self, error: RecotapAPIError, batch: list[Pending]) -> bool:
+        """Whether the refusal is about some item(s) rather than the request as a whole.
+
+        Validation errors name properties: anything outside the item list (e.g. `segmentId`)
+        is about the request. Business errors carry only a message (§5.1): it is about an item
+        when it names one of the batch's keys (e.g. "Duplicate stageId in pipeline b").
+        """
+        if error.details:
+            key = self.endpoint.payload_key
+            props = [str(d.get("property", "")) for d in error.details if isinstance(d, dict)]
+            return all(key and (p == key or p.startswith(f"{key}.")) for p in props)
+        text = error.custom_message or ""
+        return any(mentions(text, p.key) for p in batch)
+
+
+def mentions(text: str, key: str) -> bool:
+    """`key` appears in `text` as a whole token (so `p1` does not match `p10`)."""
+    return re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", text) is not None
 
 
 def _without_date_formats(schema: dict[str, Any]) -> dict[str, Any]:

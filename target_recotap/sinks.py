@@ -10,7 +10,7 @@ from singer_sdk.sinks import Sink
 
 from tap_recotap.http_policy import RecotapAPIError
 from target_recotap import recotap_api, validation
-from target_recotap.base_sink import Outcome, Pending, RecotapSink
+from target_recotap.base_sink import Outcome, Pending, RecotapSink, mentions
 from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
 from target_recotap.records import merge_accounts
 
@@ -177,7 +177,7 @@ class DealStagesSink(RecotapSink):
             return
         # §4.10: nothing was created; resend without the pipelines the message names.
         text = error.custom_message or str(error)
-        existing = [p for p in batch if re.search(rf"(?<![\w-]){re.escape(p.key)}(?![\w-])", text)]
+        existing = [p for p in batch if mentions(text, p.key)]
         if not existing and len(batch) > 1:
             for pending in batch:  # the message named none of ours: find them one by one
                 self.deliver([pending])

@@ -1,4 +1,4 @@
-"""Fixtures for target-recotap tests: run the target (in process or as the real CLI) on a sandbox."""
+"""Fixtures for target-recotap tests: run the target (in process or as the CLI) on a sandbox."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def schema_message(
 ) -> dict[str, Any]:
     """A SCHEMA message; a list of names means "any value" for each."""
     props = {name: {} for name in properties} if isinstance(properties, list) else properties
-    return {"type": "SCHEMA", "stream": stream, "schema": {"properties": props}, "key_properties": key or []}
+    schema = {"properties": props}
+    return {"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": key or []}
 
 
 def stream_messages(stream: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+STATIC_DRAFT = ("static", "draft")
+
 
 def _accounts(count: int, prefix: str = "new") -> list[dict]:
     return [{"domain": f"{prefix}{i}.example.org", "name": f"New {i}"} for i in range(count)]
@@ -61,7 +63,7 @@ def test_upsert_off_reports_existing_domains_and_exits_non_zero(harness, sandbox
 
 def test_records_for_one_domain_in_a_batch_become_one_item(harness, sandbox):
     records = [
-        {"domain": "https://www.Dup.example.org/a", "name": "First", "customFields": {"NOTES_C": "n"}},
+        {"domain": "https://www.Dup.example.org/a", "name": "1", "customFields": {"NOTES_C": "n"}},
         {"domain": "dup.example.org", "name": "Second", "customFields": {"INDUSTRY_C": "Retail"}},
     ]
 
@@ -103,7 +105,7 @@ def test_custom_field_columns_are_routed_and_unknown_columns_warned_once(harness
 
 def test_valid_segment_gets_every_pushed_account(harness, sandbox):
     segments = sandbox.admin.dump()["segments"]
-    segment = next(s["segmentId"] for s in segments if (s["type"], s["status"]) == ("static", "draft"))
+    segment = next(s["segmentId"] for s in segments if (s["type"], s["status"]) == STATIC_DRAFT)
     existing = sandbox.admin.dump()["accounts"][3]["domain"]
     records = [*_accounts(3, "seg"), {"domain": existing, "name": "Existing"}]
 

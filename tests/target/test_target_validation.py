@@ -142,7 +142,8 @@ def test_dates_and_decimals_are_encoded_for_the_api(harness, sandbox):
 def test_iso8601_keeps_offsets_and_takes_naive_datetimes_as_utc():
     cet = timezone(timedelta(hours=1))
     assert iso8601(datetime(2026, 1, 2, 3, 4, 5, tzinfo=cet)) == "2026-01-02T03:04:05+01:00"
-    assert iso8601(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05+00:00"
+    naive = datetime(2026, 1, 2, 3, 4, 5)  # noqa: DTZ001 (the case under test)
+    assert iso8601(naive) == "2026-01-02T03:04:05+00:00"
     assert iso8601("2026-01-02T03:04:05.123456789Z") == "2026-01-02T03:04:05.123456+00:00"
     assert iso8601("Jan 2") is None
     assert iso8601(Decimal(5)) is None
