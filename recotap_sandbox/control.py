@@ -149,11 +149,15 @@ class SandboxProcess:
         line = self._read_line(self._process)
         match = _LISTENING_RE.search(line or "")
         if match is None:
-            self.stop()
-            raise SandboxStartError(
-                f"recotap-sandbox did not start within {self.start_timeout}s; "
-                f"stdout: {line!r}; stderr:\n{self._stderr_text()}"
+            code = self._process.poll()
+            why = (
+                f"exited with code {code}"
+                if code is not None
+                else (f"did not start within {self.start_timeout}s")
             )
+            stderr = self._stderr_text()
+            self.stop()
+            raise SandboxStartError(f"recotap-sandbox {why}; stdout: {line!r}; stderr:\n{stderr}")
         self.base_url = match.group(1)
         self._admin = AdminClient(self.base_url)
         return self
