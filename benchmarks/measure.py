@@ -1,10 +1,15 @@
 """Run one measured program as its own subprocess and read its resource usage.
 
-CPU time and peak RSS come from `os.wait4`'s rusage of THAT child, never from the harness;
-wall time is `time.perf_counter` around the child's whole life. The tap side writes to
+CPU time and peak RSS come from `os.wait4`'s rusage of THAT process, never from the harness;
+wall time is `time.perf_counter` around the process's whole life. The tap side writes to
 /dev/null; the target side reads a prepared Singer file on stdin. stderr (the SDK's logs) goes
 to a temporary file so a chatty child can never block on a full pipe; its tail is kept only
 when the child fails.
+
+The measured process is forked by a bare launcher interpreter, not by the harness: on Linux a
+process's `ru_maxrss` starts at the RSS of the address space it was forked with (and exec keeps
+that high-water mark), so a child forked straight from the harness could never report less
+than the harness's own ~30 MiB. The launcher's floor is ~5 MiB, below any Python program.
 """
 
 from __future__ import annotations
@@ -12,23 +17,41 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _STDERR_TAIL = 2000
+# Run with `python -I -S -c`: no site-packages, nothing imported but os, sys and time.
+_LAUNCHER = """
+import os, sys, time
+result, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as error:
+        sys.stderr.write(f"cannot run {argv[0]}: {error}\\n")
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+code = os.waitstatus_to_exitcode(status)
+with open(result, "w") as out:
+    out.write(f"{wall} {usage.ru_utime} {usage.ru_stime} {usage.ru_maxrss} {code}")
+"""
 
 
 @dataclass(frozen=True)
 class Usage:
-    """What one child process cost."""
+    """What one measured process cost."""
 
     wall_s: float
     user_s: float
     sys_s: float
-    max_rss_kib: int
+    max_rss_kib: int  # ru_maxrss is in KiB on Linux
     returncode: int
     stderr_tail: str
 
@@ -49,25 +72,33 @@ def run_measured(
     stdin_source = (
         stdin_path.open("rb") if stdin_path else contextlib.nullcontext(subprocess.DEVNULL)
     )
-    with tempfile.TemporaryFile() as stderr, stdin_source as stdin:
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd
+    with (
+        tempfile.TemporaryDirectory(prefix="measure-") as scratch,
+        tempfile.TemporaryFile() as stderr,
+        stdin_source as stdin,
+    ):
+        result = Path(scratch) / "usage"
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *argv]
+        subprocess.run(
+            launcher,
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            cwd=cwd,
+            check=True,
         )
-        _, status, rusage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        # wait4 reaped the child behind Popen's back: tell Popen, so it does not wait again.
-        child.returncode = os.waitstatus_to_exitcode(status)
+        wall, user, system, max_rss, code = result.read_text().split()
         tail = b""
-        if child.returncode != 0:
+        if int(code) != 0:
             stderr.seek(max(0, stderr.tell() - _STDERR_TAIL))
             tail = stderr.read()
     return Usage(
-        wall_s=wall,
-        user_s=rusage.ru_utime,
-        sys_s=rusage.ru_stime,
-        max_rss_kib=rusage.ru_maxrss,  # KiB on Linux
-        returncode=child.returncode,
+        wall_s=float(wall),
+        user_s=float(user),
+        sys_s=float(system),
+        max_rss_kib=int(max_rss),
+        returncode=int(code),
         stderr_tail=tail.decode("utf-8", "replace"),
     )
 

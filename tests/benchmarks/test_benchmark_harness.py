@@ -1,0 +1,113 @@
+"""Smoke test of the benchmark harness: a tiny run end to end, checking structure, not speed.
+
+No timing is asserted (timings on a shared CI machine are noise); what is asserted is what a
+reader of the report relies on: every program ran and was measured, request counts are exact,
+the goals are all judged, and the API key appears nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.measure import run_measured
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDS = 2000
+PAGES = RECORDS // 100
+LATENCY_MS = 10
+
+
+def run_harness(results: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
+    argv = ["--quick", "--records", str(RECORDS), "--latency-ms", str(LATENCY_MS)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *argv, "--results-dir", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    written = re.search(r"results written to (\S+)", done.stdout)
+    assert written, done.stdout + done.stderr
+    path = Path(written.group(1))
+    assert path.parent == results
+    return done, json.loads(path.read_text())
+
+
+# One test for the whole run, so that pytest -n 2 does not start the harness twice.
+def test_quick_run_measures_every_program_with_exact_request_counts(tmp_path):
+    done, report = run_harness(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    expected = {
+        ("tap", "sandbox only", 0),
+        ("tap", "raw_tap", 0),
+        ("tap", "tap-recotap", 0),
+        ("tap", "default_sdk", 0),
+        ("tap", "raw_tap", LATENCY_MS),
+        ("tap", "tap-recotap", LATENCY_MS),
+        ("target", "raw_target", 0),
+        ("target", "target-recotap", 0),
+        ("target", "raw_target", LATENCY_MS),
+        ("target", "target-recotap", LATENCY_MS),
+    }
+    assert {(r["side"], r["program"], r["latency_ms"]) for r in report["runs"]} == expected
+    for run in report["runs"]:
+        assert run["ok"], run
+        assert run["records"] == RECORDS
+        assert run["cpu_s"] == pytest.approx(run["user_s"] + run["sys_s"])
+        assert run["max_rss_kib"] > 0
+        assert run["server_cpu_s"] is not None
+        # Exact request counts: one GET per page of 100 (tap side), one POST per 100 distinct
+        # accounts and every account received once (target side).
+        if run["side"] == "tap":
+            assert run["requests"] == PAGES, run
+        else:
+            assert (run["requests"], run["items_sent"]) == (PAGES, RECORDS), run
+
+    machine = report["machine"]
+    for key in ("cpu", "cores", "memory_gib", "python", "git_commit", "date_utc"):
+        assert machine[key] not in (None, "", "unknown"), key
+    assert machine["singer_sdk"] == "0.54.9"
+
+    goals = {goal["name"]: goal for goal in report["goals"]}
+    assert len(goals) == 7
+    assert goals["target POSTs = ceil(N / 100)"]["status"] == "PASS"
+    for name, goal in goals.items():
+        wanted = ("N/A",) if "peak RSS" in name else ("PASS", "FAIL")  # --quick: no 1M run
+        assert goal["status"] in wanted, goal
+        assert name in done.stdout  # the printed table shows every goal
+    assert "bench-key" not in done.stdout + done.stderr
+
+
+def test_usage_is_the_measured_process_not_the_harness(tmp_path):
+    ballast = bytearray(160 * 1024 * 1024)  # the harness is big; a measured process is not
+    small = run_measured([sys.executable, "-c", "pass"], cwd=tmp_path)
+    script = (
+        "import sys; block = bytearray(96 * 1024 * 1024); sys.stderr.write('boom'); sys.exit(3)"
+    )
+    big = run_measured([sys.executable, "-c", script], cwd=tmp_path)
+    assert len(ballast) > small.max_rss_kib * 1024
+    assert small.max_rss_kib < 64 * 1024
+    assert big.max_rss_kib >= 96 * 1024
+    assert (small.returncode, small.stderr_tail) == (0, "")
+    assert (big.returncode, big.stderr_tail) == (3, "boom")
+
+
+def test_a_program_that_cannot_start_is_reported(tmp_path):
+    usage = run_measured([str(tmp_path / "no-such-program")])
+    assert usage.returncode == 127
+    assert "cannot run" in usage.stderr_tail
+
+
+def test_target_side_reads_the_prepared_file_on_stdin(tmp_path):
+    singer = tmp_path / "in.singer"
+    singer.write_text("x" * 5000)
+    script = "import sys; sys.exit(0 if len(sys.stdin.read()) == 5000 else 1)"
+    assert run_measured([sys.executable, "-c", script], stdin_path=singer).returncode == 0
