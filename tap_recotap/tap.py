@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Tap
@@ -25,6 +26,11 @@ from tap_recotap.streams import (
     SegmentsStream,
     UnmappedAccountsStream,
 )
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
@@ -117,14 +123,18 @@ class TapRecotap(Tap):
         ),
     ).to_dict()
 
-    def __init__(self, **kwargs: Any) -> None:
-        """Create the tap; refuse an `api_url` that would send the key in clear text."""
-        super().__init__(**kwargs)
-        if kwargs.get("validate_config", True):
-            try:
-                check_api_url(self.config["api_url"])
-            except InsecureAPIURLError as exc:
-                raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from exc
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # The SDK's config check is the one place that runs before discovery (which already
+        # sends the key), so the https rule for `api_url` joins it.
+        errors = super()._validate_config(raise_errors=raise_errors)
+        try:
+            check_api_url(self.config.get("api_url", DEFAULT_API_URL))
+        except InsecureAPIURLError as exc:
+            errors.append(str(exc))
+            if raise_errors:
+                raise ConfigValidationError("Config validation failed", errors=errors) from exc
+        return errors
 
     def discover_streams(self) -> list[Stream]:
         """The four streams; the accounts schema is typed from the custom fields."""
