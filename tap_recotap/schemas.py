@@ -51,7 +51,8 @@ _ACCOUNT_FIELDS = th.PropertiesList(
     _nullable_number("rtp_bombora_intent_score", "Intent from Bombora data."),
     th.Property("rtp_last_account_date", th.DateTimeType(nullable=True),
                 description="Time of Recotap's last update of the account."),
-    th.Property(SYNC_TIMESTAMP, th.DateTimeType(nullable=False), required=True,
+    # Null only if the API ever omits syncTimestamp (then the bookmark does not move).
+    th.Property(SYNC_TIMESTAMP, th.DateTimeType(nullable=True),
                 description="Server time (syncTimestamp) of the page this record was read from."),
 ).to_dict()  # fmt: skip
 

@@ -117,3 +117,24 @@ def test_an_http_api_url_is_refused_before_any_request(tmp_path):
     assert result.returncode == 1
     assert "api_url must use https" in result.stderr
     assert "k-3c1d" not in result.stderr
+
+
+def test_accounts_read_by_the_tap_go_back_through_target_recotap(sandbox, tmp_path):
+    config = _config_file(tmp_path, {"api_key": sandbox.api_key, "api_url": sandbox.api_url})
+    tap = _run("--config", config)
+    accounts_only = "\n".join(
+        line for line in tap.stdout.splitlines() if '"stream":"accounts"' in line.replace(" ", "")
+    )
+
+    target = subprocess.run(
+        [str(Path(TAP).with_name("target-recotap")), "--config", config],
+        input=accounts_only,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert target.returncode == 0, target.stderr[-2000:]
+    assert "_sdc_sync_timestamp" not in target.stderr  # metadata column: no warning, no error
+    assert sum(sandbox.admin.stats()["batch_sizes"]["POST /api/v1/accounts"]) == 250
