@@ -207,6 +207,15 @@ class TargetRecotap(Target):
             self.run.api.close()
         self._log_summary()
 
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        # A dry run wrote nothing, so passing the tap's state on would make Meltano skip this
+        # data on the next real run.
+        if self.run.dry_run:
+            self.logger.info("Dry run: not emitting STATE (nothing was written)")
+            return
+        super()._write_state_message(state)
+
     def _log_summary(self) -> None:
         report = self.run.report
         for stream in report.streams():
