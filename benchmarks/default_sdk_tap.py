@@ -22,8 +22,8 @@ SDK_DEFAULT_WRITER = Tap.message_writer_class
 SDK_DEFAULT_CONFORMANCE = Stream.TYPE_CONFORMANCE_LEVEL
 
 
-class DefaultSDKTapRecotap(TapRecotap):
-    """tap-recotap with the SDK's default message writer and type conformance."""
+class SDKDefaults(Tap):
+    """Mixin: put the SDK's default message writer and type conformance back on a tap."""
 
     message_writer_class = SDK_DEFAULT_WRITER
 
@@ -33,6 +33,10 @@ class DefaultSDKTapRecotap(TapRecotap):
         for stream in streams:
             stream.TYPE_CONFORMANCE_LEVEL = SDK_DEFAULT_CONFORMANCE
         return streams
+
+
+class DefaultSDKTapRecotap(SDKDefaults, TapRecotap):
+    """tap-recotap with the SDK's default message writer and type conformance."""
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ class Run:
     program: str
     records: int
     latency_ms: int
-    usage: Usage | None = None  # None: the program is not available (not written yet)
+    usage: Usage | None = None  # None: not run (absent, or could not be prepared)
+    absent: bool = False  # the program is not installed / not written yet
     server_cpu_s: float | None = None
     requests: int | None = None  # GET /accounts (tap side) or POST /accounts (target side)
     items_sent: int | None = None  # target side: accounts the sandbox received
@@ -244,7 +245,7 @@ def _cells(run: Run) -> list[str]:
     usage = run.usage
     head = [run.side, run.program, f"{run.records:,}", f"{run.latency_ms} ms"]
     if usage is None:
-        return [*head, *["-"] * 7, "absent"]
+        return [*head, *["-"] * 7, "absent" if run.absent else "FAILED"]
     share = f"{100 * run.server_cpu_s / usage.wall_s:.0f}%" if run.server_cpu_s is not None else "-"
     return [
         *head,
