@@ -39,7 +39,6 @@ REASONS = {
     401: "Unauthorized",
     404: "Not Found",
     409: "Conflict",
-    413: "Payload Too Large",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",

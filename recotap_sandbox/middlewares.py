@@ -40,14 +40,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if decision.kind is not None:
         state.stats.faults[decision.kind] += 1
     if decision.kind == "429":
-        retry_after = str(int(state.faults.settings["retry_after"]))
-        rps = state.faults.settings["rate_limit_rps"]
-        limited = BusinessError(
-            429,
-            f"Rate limit exceeded ({rps} requests per second)" if rps else "Rate limit exceeded",
-            {"Retry-After": retry_after},
-        )
-        return _counted(request, error_response(request, limited))
+        return _counted(request, _rate_limited(request))
     if decision.kind == "slow":
         # Slow, not dead: the request is still processed after the delay (a client that timed
         # out and retries may therefore write twice, as against a real overloaded server).
@@ -62,6 +55,15 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _dropped(request)
     injected = BusinessError(int(decision.kind), "Injected fault (recotap-sandbox)")
     return _counted(request, error_response(request, injected))
+
+
+def _rate_limited(request: web.Request) -> web.Response:
+    """429 with ``Retry-After`` (§6: undocumented by Recotap; the body is our business error)."""
+    settings = request.app[STATE].faults.settings
+    rps = settings["rate_limit_rps"]
+    text = f"Rate limit exceeded ({rps} requests per second)" if rps else "Rate limit exceeded"
+    limited = BusinessError(429, text, {"Retry-After": str(int(settings["retry_after"]))})
+    return error_response(request, limited)
 
 
 def _counted(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

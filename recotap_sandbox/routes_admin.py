@@ -19,8 +19,12 @@ def _state(request: web.Request) -> SandboxState:
 
 
 async def _object(request: web.Request) -> dict[str, Any]:
+    """The JSON object body (empty body = ``{}``); anything else is a 400."""
     raw = await request.read()
-    body = msgspec.json.decode(raw) if raw.strip() else {}
+    try:
+        body = msgspec.json.decode(raw) if raw.strip() else {}
+    except msgspec.DecodeError:
+        body = None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(
             text='{"error": "body must be a JSON object"}', content_type="application/json"
@@ -39,10 +43,11 @@ async def reset(request: web.Request) -> web.Response:
     body = await _object(request)
     count = body.get("seed_accounts")
     seed = body.get("seed")
-    state.reset(
-        state.config.seed_accounts if count is None else int(count),
-        state.config.seed if seed is None else int(seed),
-    )
+    count = state.config.seed_accounts if count is None else count
+    seed = state.config.seed if seed is None else seed
+    if not isinstance(count, int) or count < 0 or not isinstance(seed, int):
+        return _bad("seed_accounts must be an integer >= 0 and seed an integer")
+    state.reset(count, seed)
     return plain_json({"accounts": len(state.store.accounts)})
 
 

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from recotap_sandbox.accounts import SCORE_FIELDS, STAGES, AccountTable
+from recotap_sandbox.accounts import EXTRA_FIELDS, SCORE_FIELDS, STAGES, AccountTable
 from recotap_sandbox.clock import Clock, parse_iso_us
 from recotap_sandbox.domains import normalise_domain
 from recotap_sandbox.errors import BusinessError
@@ -202,9 +202,7 @@ class Store:
             if external_id is not None:
                 table.external_ids[row] = external_id
             table.updated[row] = stamp
-        extras = {
-            k: item[k] for k in ("shortName", "linkedinUrl", "tags") if item.get(k) is not None
-        }
+        extras = {k: item[k] for k in EXTRA_FIELDS if item.get(k) is not None}
         table.set_extras(row, extras)
         self.write_custom(row, item.get("customFields") or {})
         return row

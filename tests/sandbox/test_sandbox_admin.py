@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 
 from recotap_sandbox.control import SandboxProcess
@@ -140,3 +141,10 @@ def test_periodic_rescoring_changes_accounts_without_client_writes():
                 break
             time.sleep(0.02)
         assert changed.json()["data"]["data"]
+
+
+@pytest.mark.parametrize("body", [b'{"seed_accounts": -1}', b'{"seed": "x"}', b"[1]", b"{oops"])
+def test_bad_reset_body_is_400_and_keeps_data(sandbox, body):
+    response = requests.post(f"{sandbox.base_url}/_sandbox/reset", data=body, timeout=5)
+    assert response.status_code == 400
+    assert len(sandbox.admin.dump()["accounts"]) == 250
