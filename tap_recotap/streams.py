@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
+# The SDK's name for the signpost entry in a stream's state (no public accessor in 0.54).
 from singer_sdk.helpers._state import SIGNPOST_MARKER
 
 from tap_recotap.client import RecotapStream
@@ -112,7 +113,9 @@ class AccountsStream(RecotapStream):
         The seam: the SDK promotes the largest replication-key value seen (the last page's
         time) at the end of a complete sync, clamped to the signpost. Its default signpost is
         the tap's clock at start; ours is the server's time of the first page, so changes made
-        to already-read pages during the run are picked up by the next run.
+        to already-read pages during the run are picked up by the next run. A signpost left
+        in the state by an interrupted earlier run (SIGTERM writes the state) is earlier still
+        and wins: the bookmark then lands earlier than needed, never later.
         """
         current = self.stream_state.get(SIGNPOST_MARKER)
         if current is None or parse_timestamp(stamp) < parse_timestamp(current):
