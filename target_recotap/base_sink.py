@@ -150,6 +150,7 @@ class RecotapSink(BatchSink):
                 self.endpoint.path,
                 ", ".join(p.key for p in batch),
             )
+            self.logger.debug("%s: dry run items: %s", self.stream_name, [p.item for p in batch])
             self.after_dry_run(batch)
             self.run.report.count(self.stream_name, DRY_RUN, len(batch))
             return

@@ -24,14 +24,13 @@ FAILED = "failed"
 REFUSED = "refused"
 DRY_RUN = "would_send"
 
-_encoder = msgspec.json.Encoder(decimal_format="number")
-
 
 def _encode_unknown(value: Any) -> Any:
-    return str(value)
+    return str(value)  # anything msgspec cannot encode natively is kept as text, not lost
 
 
-_fallback_encoder = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_unknown)
+# Records may hold Decimals and datetimes: numbers stay numbers, datetimes become RFC 3339.
+_encoder = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_unknown)
 
 
 class FailedRecordsFile:
@@ -51,7 +50,7 @@ class FailedRecordsFile:
             "reason": reason,
             "time": datetime.now(timezone.utc).isoformat(),
         }
-        data = _fallback_encoder.encode(line) + b"\n"
+        data = _encoder.encode(line) + b"\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("ab") as handle:
