@@ -48,22 +48,18 @@ def format_last_sync(moment: datetime) -> str:
 class AccountsStream(RecotapStream):
     """GET /accounts: accounts with scores; incremental on the server's `syncTimestamp`.
 
-    The bookmark is the `syncTimestamp` of the first page of the last *complete* sync (§7):
-    records carry their page's `syncTimestamp` as `_sdc_sync_timestamp` (the replication key),
-    and the first page's value is made the SDK's signpost, the ceiling the SDK clamps the
-    bookmark to when it promotes progress at the end of a complete sync. Interruption, STATE
-    messages and the starting value are the SDK's own machinery. See docs/tap.md.
+    The bookmark is the `lastSync` the next run sends, verbatim: the `syncTimestamp` of the
+    first page of the last *complete* sync (§7), less `lookback_seconds`. Records carry their
+    page's `syncTimestamp` as `_sdc_sync_timestamp` (the replication key), and the looked-back
+    first-page time is made the SDK's signpost, the ceiling the SDK clamps the bookmark to when
+    it promotes progress at the end of a complete sync. Interruption, STATE messages and the
+    starting value are the SDK's own machinery. See docs/tap.md.
     """
 
     name = "accounts"
     path = "/accounts"
     primary_keys: ClassVar[tuple[str, ...]] = ("rtp_aid",)
     replication_key = SYNC_TIMESTAMP
-
-    #: Sent `lastSync` = bookmark minus this. §8 question 3/4: whether `lastSync` is inclusive,
-    #: and whether `syncTimestamp` is taken before or after the server's query, are unknown; a
-    #: few seconds of overlap costs only boundary repeats and covers both.
-    LAST_SYNC_LOOKBACK: ClassVar[timedelta] = timedelta(seconds=5)
 
     @property
     def domain_chunks(self) -> list[list[str]]:
@@ -85,7 +81,7 @@ class AccountsStream(RecotapStream):
         params = super().get_url_params(context, next_page_token)
         start = self.get_starting_replication_key_value(context)
         if start:
-            params["lastSync"] = format_last_sync(parse_timestamp(start) - self.LAST_SYNC_LOOKBACK)
+            params["lastSync"] = format_last_sync(parse_timestamp(start))
         chunks = self.domain_chunks
         if chunks:
             chunk = next_page_token.chunk if next_page_token else 0
@@ -102,13 +98,23 @@ class AccountsStream(RecotapStream):
                 "bookmark (the next run starts from the same point)."
             )
         else:
-            stamp = page.sync_timestamp.astimezone(timezone.utc).isoformat(timespec="microseconds")
-            self._lower_signpost(stamp)
+            stamp = _isoformat(page.sync_timestamp)
+            self._lower_signpost(page.sync_timestamp - self.lookback)
         for record in page.records:
             yield {**record, SYNC_TIMESTAMP: stamp}
 
-    def _lower_signpost(self, stamp: str) -> None:
-        """Make the signpost the earliest page time of this run, i.e. the first page's.
+    @property
+    def lookback(self) -> timedelta:
+        """How far before the first page's time the bookmark is set.
+
+        §8 questions 3 and 4: whether `lastSync` is inclusive, and whether `syncTimestamp` is
+        taken before or after the server's query, are unknown; a few seconds of overlap costs
+        only boundary repeats and covers both.
+        """
+        return timedelta(seconds=float(self.config["lookback_seconds"]))
+
+    def _lower_signpost(self, moment: datetime) -> None:
+        """Make the signpost the earliest (looked-back) page time of this run: the first page's.
 
         The seam: the SDK promotes the largest replication-key value seen (the last page's
         time) at the end of a complete sync, clamped to the signpost. Its default signpost is
@@ -118,8 +124,8 @@ class AccountsStream(RecotapStream):
         and wins: the bookmark then lands earlier than needed, never later.
         """
         current = self.stream_state.get(SIGNPOST_MARKER)
-        if current is None or parse_timestamp(stamp) < parse_timestamp(current):
-            self.state_manager.write_replication_key_signpost(stamp)
+        if current is None or moment < parse_timestamp(current):
+            self.state_manager.write_replication_key_signpost(_isoformat(moment))
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
@@ -130,6 +136,10 @@ class AccountsStream(RecotapStream):
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         # `start_date` applies only when there is no bookmark (the SDK takes the later one).
         return value
+
+
+def _isoformat(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 class SegmentsStream(RecotapStream):

@@ -99,6 +99,16 @@ class TapRecotap(Tap):
             "the accounts bookmark so newly listed accounts are read in full.",
         ),
         th.Property(
+            "lookback_seconds",
+            th.NumberType(minimum=0),
+            default=5,
+            title="Look-back",
+            description="Seconds before the first page's server time (syncTimestamp) that the "
+            "accounts bookmark is set to, and so the next run's lastSync starts from. Covers "
+            "writes the API stamps around the moment it reads; costs only repeats of accounts "
+            "changed in that window.",
+        ),
+        th.Property(
             "request_timeout",
             th.NumberType(exclusive_minimum=0),
             default=60,

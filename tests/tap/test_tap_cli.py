@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tap_helpers import parse_messages
@@ -62,8 +63,9 @@ def test_a_full_run_then_a_run_from_its_state(sandbox, tmp_path):
     accounts = [m["record"] for m in records if m["stream"] == "accounts"]
     assert len({a["rtp_aid"] for a in accounts}) == len(accounts) == 250
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
-    first_page_time = accounts[0]["_sdc_sync_timestamp"]
-    assert state["bookmarks"]["accounts"]["replication_key_value"] == first_page_time
+    first_page_time = datetime.fromisoformat(accounts[0]["_sdc_sync_timestamp"])
+    saved = datetime.fromisoformat(state["bookmarks"]["accounts"]["replication_key_value"])
+    assert saved == first_page_time - timedelta(seconds=5)  # the default look-back
     assert sandbox.api_key not in first.stdout + first.stderr
 
     rescored = set(sandbox.admin.rescore(share=0.02))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import io
 from contextlib import redirect_stdout
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from tap_helpers import api_post, bookmark, config_for, new_tap, parse_messages, run_tap
@@ -66,8 +66,9 @@ def test_changes_made_while_a_run_pages_are_returned_by_the_next_run(either_sand
     assert len({r["rtp_aid"] for r in read}) == ALL_ACCOUNTS
     state = copy.deepcopy(tap.state)
     assert parse_messages(buffer.getvalue())[-1]["value"] == state
-    first_page_time = read[0]["_sdc_sync_timestamp"]
-    assert bookmark(state) == first_page_time < read[-1]["_sdc_sync_timestamp"]
+    first_page_time = datetime.fromisoformat(read[0]["_sdc_sync_timestamp"])
+    assert first_page_time < datetime.fromisoformat(read[-1]["_sdc_sync_timestamp"])
+    assert datetime.fromisoformat(bookmark(state)) == first_page_time - timedelta(seconds=5)
 
     second = run_tap(config, state=state, only="accounts")
 
@@ -112,16 +113,29 @@ def test_start_date_selects_the_first_run_only(sandbox, tap_config):
         assert later.ids() == changed, f"start_date {start_date} overrode the bookmark"
 
 
-def test_lastsync_looks_back_a_few_seconds_before_the_bookmark(sandbox, tap_config):
-    first = run_tap(tap_config, only="accounts")
-    target = first.records("accounts")[42]["rtp_aid"]
-    sandbox.admin.rescore(rtp_aids=[target])
+def test_bookmark_is_the_first_page_time_less_the_look_back_and_is_sent_verbatim(
+    sandbox, tap_config
+):
+    first = run_tap({**tap_config, "lookback_seconds": 7}, only="accounts")
+    first_page_time = datetime.fromisoformat(first.records("accounts")[0]["_sdc_sync_timestamp"])
+    saved = datetime.fromisoformat(bookmark(first.states[-1]))
+    assert saved == first_page_time - timedelta(seconds=7)
+
+    stream = new_tap(tap_config, state=first.states[-1], only="accounts").streams["accounts"]
+    stream._write_starting_replication_value(None)  # what the SDK does as a sync starts
+    sent = stream.get_url_params(None, None)["lastSync"]
+    assert datetime.fromisoformat(sent.replace("Z", "+00:00")) == saved.replace(
+        microsecond=saved.microsecond // 1000 * 1000
+    )
+
+
+def test_a_change_inside_the_look_back_window_is_read_again(sandbox, tap_config):
+    target = sandbox.admin.rescore(share=0.01)[0]
     changed_at = _updated_at(sandbox, target)
-    # A bookmark 2 s after the change: only the 5 s look-back can still catch it.
-    late = (changed_at + timedelta(seconds=2)).astimezone(timezone.utc).isoformat()
-    state = {"bookmarks": {"accounts": {**first.states[-1]["bookmarks"]["accounts"]}}}
-    state["bookmarks"]["accounts"]["replication_key_value"] = late
+    first = run_tap({**tap_config, "lookback_seconds": 3600}, only="accounts")
+    assert target in first.ids()
 
-    run = run_tap(tap_config, state=state, only="accounts")
+    again = run_tap(tap_config, state=first.states[-1], only="accounts")
 
-    assert run.ids() == {target}
+    assert datetime.fromisoformat(bookmark(first.states[-1])) < changed_at
+    assert target in again.ids()
