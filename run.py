@@ -56,7 +56,7 @@ def test(extra: list[str]) -> None:
 
 def demo(extra: list[str]) -> None:
     """Run the main job against a local sandbox."""
-    run("python", "-m", "recotap_sandbox.demo", *extra)
+    run("python", "demo/demo.py", *extra)
 
 
 COMMANDS = {"test": test, "demo": demo}
