@@ -18,6 +18,7 @@ from tap_recotap.http_policy import (
     RetryPolicy,
     check_api_url,
     raise_for_response,
+    retry_policy_from_config,
 )
 from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
 
@@ -63,10 +64,7 @@ class RecotapStream(RESTStream[PageToken]):
     @cached_property
     def retry_policy(self) -> RetryPolicy:
         """Retry settings shared with target-recotap (http_policy)."""
-        return RetryPolicy(
-            max_tries=int(self.config["max_retries"]),
-            base_delay=float(self.config["retry_base_delay"]),
-        )
+        return retry_policy_from_config(self.config)
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:

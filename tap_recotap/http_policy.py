@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import backoff
 import msgspec
 import requests
+from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 if TYPE_CHECKING:
@@ -34,6 +35,50 @@ API_KEY_HEADER = "X-Api-Key"
 DEFAULT_API_URL = "https://eapi.recotap.com/api/v1"
 
 _T = TypeVar("_T")
+
+#: The settings that configure this policy, declared once for tap and target alike.
+CONNECTION_SETTINGS: tuple[th.Property[Any], ...] = (
+    th.Property(
+        "api_key",
+        th.StringType(min_length=1),
+        required=True,
+        secret=True,
+        title="API key",
+        description="Recotap API key (Settings > Workspace > Tech Settings > API Access Key). "
+        "API access must be enabled for the workspace by your Recotap account manager.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        title="API URL",
+        description="Base URL of the Recotap External API. Must be https, except for a "
+        "loopback host (a local recotap-sandbox).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=60,
+        title="Request timeout",
+        description="Seconds to wait for each HTTP response before retrying.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=1),
+        default=8,
+        title="Max attempts",
+        description="Attempts per request (the first try included) on 429, 5xx, timeouts "
+        "and dropped connections before failing.",
+    ),
+    th.Property(
+        "retry_base_delay",
+        th.NumberType(minimum=0),
+        default=1.0,
+        title="Retry base delay",
+        description="Seconds of the first retry wait; waits double per attempt, with "
+        "jitter, capped at 60 s. A Retry-After header from the server takes precedence.",
+    ),
+)
 _json_encoder = msgspec.json.Encoder(decimal_format="number")
 
 # 401 for a missing key, a wrong key, or a workspace whose API access the account manager has
@@ -292,6 +337,28 @@ def _short(exception: BaseException | None) -> str:
     if isinstance(exception, RetriableAPIError):
         return str(exception)
     return f"{type(exception).__name__}: {exception}"
+
+
+def retry_policy_from_config(config: Mapping[str, Any]) -> RetryPolicy:
+    """The retry policy the CONNECTION_SETTINGS in `config` ask for."""
+    return RetryPolicy(
+        max_tries=int(config.get("max_retries", 8)),
+        base_delay=float(config.get("retry_base_delay", 1.0)),
+    )
+
+
+def session_from_config(
+    config: Mapping[str, Any], *, user_agent: str, logger: logging.Logger
+) -> RecotapSession:
+    """A session configured by the CONNECTION_SETTINGS in `config`."""
+    return RecotapSession(
+        config.get("api_url", DEFAULT_API_URL),
+        config["api_key"],
+        retry=retry_policy_from_config(config),
+        timeout=float(config.get("request_timeout", 60)),
+        user_agent=user_agent,
+        logger=logger,
+    )
 
 
 class RecotapSession:

@@ -12,11 +12,11 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_recotap.http_policy import (
+    CONNECTION_SETTINGS,
     DEFAULT_API_URL,
     InsecureAPIURLError,
-    RecotapSession,
-    RetryPolicy,
     check_api_url,
+    session_from_config,
 )
 from tap_recotap.schemas import account_schema
 from tap_recotap.streams import (
@@ -58,23 +58,7 @@ class TapRecotap(Tap):
     ]
 
     config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="API key",
-            description="Recotap API key (Settings > Workspace > Tech Settings > API Access Key)."
-            " API access must be enabled for the workspace by your Recotap account manager.",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default=DEFAULT_API_URL,
-            title="API URL",
-            description="Base URL of the Recotap External API. Must be https, except for a "
-            "loopback host (a local recotap-sandbox).",
-        ),
+        *CONNECTION_SETTINGS,
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -108,29 +92,6 @@ class TapRecotap(Tap):
             "writes the API stamps around the moment it reads; costs only repeats of accounts "
             "changed in that window.",
         ),
-        th.Property(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=60,
-            title="Request timeout",
-            description="Seconds to wait for each HTTP response before retrying.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=1),
-            default=8,
-            title="Max attempts",
-            description="Attempts per request (the first try included) on 429, 5xx, timeouts "
-            "and dropped connections before failing.",
-        ),
-        th.Property(
-            "retry_base_delay",
-            th.NumberType(minimum=0),
-            default=1.0,
-            title="Retry base delay",
-            description="Seconds of the first retry wait; waits double per attempt, with "
-            "jitter, capped at 60 s. A Retry-After header from the server takes precedence.",
-        ),
     ).to_dict()
 
     @override
@@ -160,16 +121,7 @@ class TapRecotap(Tap):
         entry = self.input_catalog.get_stream("accounts") if self.input_catalog else None
         if entry is not None and entry.schema is not None:
             return entry.schema.to_dict()
-        session = RecotapSession(
-            self.config["api_url"],
-            self.config["api_key"],
-            retry=RetryPolicy(
-                max_tries=int(self.config["max_retries"]),
-                base_delay=float(self.config["retry_base_delay"]),
-            ),
-            timeout=float(self.config["request_timeout"]),
-            logger=_logger,
-        )
+        session = session_from_config(self.config, user_agent=self.name, logger=_logger)
         try:
             fields = session.get("/accounts/custom-fields")
         finally:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap_recotap.http_policy import RecotapSession, RetryPolicy
+from tap_recotap.http_policy import RecotapSession, session_from_config
 from target_recotap.records import json_ready
 
 
@@ -43,18 +43,7 @@ class RecotapAPI:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], logger: logging.Logger) -> RecotapAPI:
         """Build the session from the shared settings (api_url, api_key, timeouts, retries)."""
-        retry = RetryPolicy(
-            max_tries=int(config.get("max_retries", 8)),
-            base_delay=float(config.get("retry_base_delay", 1.0)),
-        )
-        session = RecotapSession(
-            config.get("api_url", "https://eapi.recotap.com/api/v1"),
-            config["api_key"],
-            retry=retry,
-            timeout=float(config.get("request_timeout", 60)),
-            user_agent="target-recotap",
-            logger=logger,
-        )
+        session = session_from_config(config, user_agent="target-recotap", logger=logger)
         return cls(session)
 
     def write(self, endpoint: Endpoint, items: list[dict[str, Any]], **extra: Any) -> Any:

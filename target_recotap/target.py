@@ -10,7 +10,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.target_base import Target
 
-from tap_recotap.http_policy import DEFAULT_API_URL, InsecureAPIURLError
+from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, RunReport
 from target_recotap.recotap_api import RecotapAPI
@@ -38,44 +38,7 @@ class TargetRecotap(Target):
     package_name = "recotap-singer"
 
     config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType,
-            required=True,
-            secret=True,
-            title="API key",
-            description="Recotap API key (Settings > Workspace > Tech Settings > API Access Key).",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default=DEFAULT_API_URL,
-            title="API URL",
-            description="Base URL of the Recotap External API; must be https (http only for "
-            "a loopback host such as a local sandbox).",
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType,
-            default=60,
-            title="Request timeout",
-            description="Seconds to wait for one HTTP response.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            title="Max retries",
-            description="Attempts per request on 429, 5xx and dropped connections.",
-        ),
-        th.Property(
-            "retry_base_delay",
-            th.NumberType,
-            default=1.0,
-            title="Retry base delay",
-            description="Seconds before the first retry; doubles with each attempt (with "
-            "jitter). A Retry-After header from the API takes precedence.",
-        ),
+        *CONNECTION_SETTINGS,
         th.Property(
             "upsert",
             th.BooleanType,
@@ -123,6 +86,15 @@ class TargetRecotap(Target):
             "be sent, but write nothing to Recotap.",
         ),
     ).to_dict()
+
+    @classmethod
+    @override
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        super().append_builtin_config(config_jsonschema)
+        # The SDK offers these to every target, but only SQL targets act on them: here `upsert`
+        # decides how accounts are written, and `_sdc_` metadata columns are never sent.
+        for unused in ("load_method", "add_record_metadata"):
+            config_jsonschema["properties"].pop(unused, None)
 
     def __init__(
         self,
