@@ -185,6 +185,7 @@ class Bench:
             file=sys.stderr,
             flush=True,
         )
+        run.load_1m = os.getloadavg()[0]
         self._baseline_stats = sandbox.admin.stats()
         server_before = process_cpu_seconds(sandbox.process.pid)
         run.usage = run_measured(argv, stdin_path=stdin, env=self.env, cwd=self.workdir)

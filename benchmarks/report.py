@@ -38,6 +38,7 @@ class Run:
     server_cpu_s: float | None = None
     requests: int | None = None  # GET /accounts (tap side) or POST /accounts (target side)
     items_sent: int | None = None  # target side: accounts the sandbox received
+    load_1m: float | None = None  # machine load average as the run started (shared machine)
     error: str | None = None
 
     @property
@@ -213,6 +214,7 @@ _COLUMNS = (
     ("srv CPU s", 9),
     ("srv %wall", 9),
     ("requests", 8),
+    ("load", 5),
     ("result", 6),
 )
 
@@ -245,7 +247,7 @@ def _cells(run: Run) -> list[str]:
     usage = run.usage
     head = [run.side, run.program, f"{run.records:,}", f"{run.latency_ms} ms"]
     if usage is None:
-        return [*head, *["-"] * 7, "absent" if run.absent else "FAILED"]
+        return [*head, *["-"] * 8, "absent" if run.absent else "FAILED"]
     share = f"{100 * run.server_cpu_s / usage.wall_s:.0f}%" if run.server_cpu_s is not None else "-"
     return [
         *head,
@@ -256,6 +258,7 @@ def _cells(run: Run) -> list[str]:
         "-" if run.server_cpu_s is None else f"{run.server_cpu_s:.2f}",
         share,
         "-" if run.requests is None else str(run.requests),
+        "-" if run.load_1m is None else f"{run.load_1m:.1f}",
         "ok" if run.ok else "FAILED",
     ]
 
