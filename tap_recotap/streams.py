@@ -111,7 +111,7 @@ class AccountsStream(RecotapStream):
         taken before or after the server's query, are unknown; a few seconds of overlap costs
         only boundary repeats and covers both.
         """
-        return timedelta(seconds=float(self.config["lookback_seconds"]))
+        return timedelta(seconds=int(self.config["lookback_seconds"]))
 
     def _lower_signpost(self, moment: datetime) -> None:
         """Make the signpost the earliest (looked-back) page time of this run: the first page's.

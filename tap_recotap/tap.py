@@ -84,7 +84,7 @@ class TapRecotap(Tap):
         ),
         th.Property(
             "lookback_seconds",
-            th.NumberType(minimum=0),
+            th.IntegerType(minimum=0),
             default=5,
             title="Look-back",
             description="Seconds before the first page's server time (syncTimestamp) that the "
