@@ -3,6 +3,7 @@
 
     python3 run.py test   # lint, type-check and run the whole test suite
     python3 run.py demo   # the main job: start a local sandbox and run the pipeline against it
+    python3 run.py bench  # the benchmark (about 10 minutes; --quick for a smoke run)
 
 Each command first makes (or refreshes) the project's virtualenv in .venv, installing this
 project with its dev extras; the install is skipped when pyproject.toml has not changed.
@@ -50,8 +51,8 @@ def test(extra: list[str]) -> None:
     """Lint, type-check and run every test (the long-marked ones too)."""
     run("ruff", "check", ".")
     run("ruff", "format", "--check", ".")
-    run("mypy", "tap_recotap", "target_recotap", "recotap_sandbox")
-    run("pytest", "-n", "2", *extra)
+    run("mypy", "tap_recotap", "target_recotap", "recotap_sandbox", "scripts", "demo", "benchmarks")
+    run("pytest", "-n", "2", "--dist", "loadgroup", *extra)
 
 
 def demo(extra: list[str]) -> None:
@@ -59,7 +60,12 @@ def demo(extra: list[str]) -> None:
     run("python", "demo/demo.py", *extra)
 
 
-COMMANDS = {"test": test, "demo": demo}
+def bench(extra: list[str]) -> None:
+    """Measure tap and target against raw clients (docs/benchmarks.md)."""
+    run("python", "-m", "benchmarks", *extra)
+
+
+COMMANDS = {"test": test, "demo": demo, "bench": bench}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:  # noqa: PLR2004
