@@ -52,14 +52,16 @@ def pipeline_env(api_url: str) -> dict[str, str]:
     return env
 
 
-def top_accounts(limit: int = 10) -> list[tuple[str, str, float, str]]:
-    """The highest-scored accounts in the warehouse."""
+def warehouse_summary(limit: int = 10) -> tuple[int, list[tuple[str, str, float, str]]]:
+    """How many accounts the warehouse holds, and the highest-scored ones."""
     with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
-        return db.execute(
+        (count,) = db.execute("select count(*) from recotap.accounts").fetchone() or (0,)
+        top = db.execute(
             "select name, domain, rtp_account_score, rtp_journey_stage "
             "from recotap.accounts order by rtp_account_score desc, domain limit ?",
             [limit],
         ).fetchall()
+    return int(count), top
 
 
 def main() -> None:
@@ -82,9 +84,13 @@ def main() -> None:
         print(meltano("state", "get", STATE_IDS[1], env=env).strip())
         stored = len(sandbox.admin.dump()["accounts"])
 
-    print(f"\n{stored} accounts in Recotap (sandbox); top accounts by score in {WAREHOUSE}:")
-    for name, domain, score, stage in top_accounts():
+    loaded, top = warehouse_summary()
+    print(f"\n{stored} accounts in Recotap (sandbox), {loaded} in {WAREHOUSE}")
+    print("top accounts by score:")
+    for name, domain, score, stage in top:
         print(f"  {score:>6.1f}  {stage or '-':<14} {name} ({domain})")
+    if loaded != stored:
+        sys.exit("demo failed: the warehouse does not hold every account")
 
 
 if __name__ == "__main__":
