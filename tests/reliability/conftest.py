@@ -1,1 +1,1 @@
-"""Fixtures of the reliability suite (the secret guard and figures summary are in tests/conftest.py)."""
+"""Reliability suite (issue 6). Its secret guard and figures summary are in tests/conftest.py."""
