@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -361,6 +362,33 @@ def session_from_config(
     )
 
 
+class PauseGate:
+    """A pause shared by every thread of one session: a 429 holds back all of its requests.
+
+    §6: honour `Retry-After`. With several requests in flight (the target), sleeping only in the
+    thread that got the 429 would let the others keep hitting the limit; so the 429 closes this
+    gate and no request of the session starts until it reopens.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opens_at = 0.0
+
+    def close_for(self, seconds: float) -> None:
+        """Hold every request back for `seconds` from now (a longer pause already set wins)."""
+        with self._lock:
+            self._opens_at = max(self._opens_at, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        """Return once the gate is open."""
+        while True:
+            with self._lock:
+                delay = self._opens_at - time.monotonic()
+            if delay <= 0:
+                return
+            time.sleep(delay)
+
+
 class RecotapSession:
     """A thread-safe enough client for the Recotap API, with the policy above applied.
 
@@ -387,6 +415,7 @@ class RecotapSession:
         self.http.headers.update(
             {API_KEY_HEADER: api_key, "User-Agent": user_agent, "Accept": "application/json"}
         )
+        self.pause = PauseGate()
         self._send = self.retry.wrap(self._send_once, self.logger)
 
     def request(
@@ -407,6 +436,7 @@ class RecotapSession:
     def _send_once(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
     ) -> Any:
+        self.pause.wait()
         started = time.monotonic()
         response = self.http.request(
             method,
@@ -419,8 +449,17 @@ class RecotapSession:
         self.logger.debug(
             "%s %s -> %d in %.3f s", method, path, response.status_code, time.monotonic() - started
         )
+        if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            self._pause_after_429(response)
         raise_for_response(response)
         return envelope_data(response)
+
+    def _pause_after_429(self, response: requests.Response) -> None:
+        """Close the gate for the Retry-After (without one: the first backoff wait)."""
+        asked = retry_after_seconds(response)
+        pause = min(self.retry.max_delay, self.retry.base_delay if asked is None else asked)
+        self.logger.info("Recotap asked to slow down: holding every request for %.2f s", pause)
+        self.pause.close_for(pause)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -1,7 +1,7 @@
 """The shared shape of every Recotap sink: build, coalesce, send, read results, record outcomes.
 
-Each step is a small method so a later change (several batches in flight) can reorder the
-sending without touching validation or bookkeeping.
+Each step is a small method. Records are built in the main thread; a full batch is handed to
+`RunContext.in_flight` and sent, read and recorded in a worker thread while reading goes on.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class RecotapSink(BatchSink):
     key_field: ClassVar[str]
     # Columns the tap emits that the API does not accept: dropped silently.
     read_only: ClassVar[frozenset[str]] = frozenset()
+    # False: the main thread waits for each batch, because records read next depend on it.
+    in_background: ClassVar[bool] = True
 
     def __init__(
         self, target: Target, stream_name: str, schema: dict[str, Any], key_properties: Any
@@ -154,7 +156,10 @@ class RecotapSink(BatchSink):
             self.after_dry_run(batch)
             self.run.report.count(self.stream_name, DRY_RUN, len(batch))
             return
-        self.deliver(batch)
+        in_flight = self.run.in_flight
+        in_flight.submit(self.stream_name, (p.key for p in batch), lambda: self.deliver(batch))
+        if not self.in_background:
+            in_flight.wait()
 
     def after_dry_run(self, batch: list[Pending]) -> None:
         """Hook: what a dry run must pretend happened (e.g. custom fields now exist)."""

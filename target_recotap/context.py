@@ -1,4 +1,4 @@
-"""What every sink of one run shares: the API client, the report and the custom-field keys."""
+"""What every sink of one run shares: API client, report, custom-field keys, batches in flight."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from target_recotap.failures import RunReport
+from target_recotap.in_flight import InFlightBatches
 from target_recotap.recotap_api import RecotapAPI
 
 
@@ -51,6 +52,7 @@ class RunContext:
     api: RecotapAPI
     report: RunReport
     custom_fields: CustomFieldKeys
+    in_flight: InFlightBatches
     dry_run: bool
     upsert: bool
     segment_id: str | None

@@ -124,6 +124,9 @@ class CustomFieldsSink(RecotapSink):
     endpoint = recotap_api.CUSTOM_FIELD
     specs = validation.CUSTOM_FIELD
     key_field = "label"
+    # An account record read next may use the new key: it must be known before that record is
+    # built, so each field is confirmed before reading goes on.
+    in_background = False
     # tap-recotap's custom_fields stream also carries these (§4.6); the API derives/sets them.
     read_only = frozenset({"key", "objectType", "status"})
 

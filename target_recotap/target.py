@@ -13,6 +13,7 @@ from singer_sdk.target_base import Target
 from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, RunReport
+from target_recotap.in_flight import InFlightBatches
 from target_recotap.recotap_api import RecotapAPI
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
 
@@ -22,6 +23,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
     from pathlib import PurePath
 
     from singer_sdk.sinks import Sink
@@ -78,6 +80,16 @@ class TargetRecotap(Target):
             "(accounts/deals/external ids 100, sales activities 50, deal stages 20).",
         ),
         th.Property(
+            "max_in_flight_batches",
+            th.IntegerType(minimum=1),
+            default=4,
+            title="Max in-flight batches",
+            description="Write requests sent at the same time while input is still being read. "
+            "Two writes of one key (an account's domain, a deal id, ...) are never in flight "
+            "together, so they reach Recotap in input order; a new stream starts only after "
+            "every earlier batch is confirmed. 1 sends one batch at a time.",
+        ),
+        th.Property(
             "dry_run",
             th.BooleanType,
             default=False,
@@ -128,6 +140,7 @@ class TargetRecotap(Target):
             api=api,
             report=report,
             custom_fields=CustomFieldKeys(api),
+            in_flight=InFlightBatches(int(self.config.get("max_in_flight_batches", 4))),
             dry_run=bool(self.config.get("dry_run", False)),
             upsert=bool(self.config.get("upsert", True)),
             segment_id=self.config.get("segment_id") or None,
@@ -172,10 +185,38 @@ class TargetRecotap(Target):
         )
 
     @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Sequence[str] | None = None,
+    ) -> Sink:
+        existing = self._sinks_active.get(stream_name) if schema is not None else None
+        if existing is not None and (
+            existing.original_schema != schema or existing.key_properties != key_properties
+        ):
+            # The SDK keeps the old sink's records until the next full drain, so the new sink's
+            # first full batch would overtake them: send them now, before any newer record.
+            self.drain_one(existing)
+        return super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+
+    @override
+    def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
+        super()._drain_all(sink_list, parallelism)
+        # drain_all emits the tap's STATE right after this: every batch handed to a worker must
+        # be confirmed by the API first. A background failure is raised here, so no STATE.
+        self.run.in_flight.wait()
+
+    @override
     def process_endofpipe(self) -> None:
         try:
             super().process_endofpipe()
         finally:
+            self.run.in_flight.close()
             self.run.api.close()
         self._log_summary()
 

@@ -1,0 +1,95 @@
+"""Write batches in flight: several at once, but never one that could overtake a write it follows.
+
+One `InFlightBatches` per run. The main thread (reading Singer messages) hands it each batch and
+goes on reading while worker threads send. A batch starts only when
+
+- fewer than `limit` batches are in flight (the `max_in_flight_batches` setting);
+- no batch of another stream is in flight: a later stream may refer to this one's records
+  (mappings, deals and activities name accounts by domain, §2.8), so a stream switch waits for
+  every earlier write to be confirmed;
+- no in-flight batch of the same stream shares a key with it (the domain for accounts): two
+  writes of one key reach Recotap in input order, retries included, so the later one wins.
+
+The first error of a background batch (401, retries exhausted, a bug) is raised in the main
+thread, after the other batches in flight have finished, at the next `submit` or `wait`; no
+batch starts after it. `wait` returns only when every batch handed over so far is confirmed:
+the target calls it before emitting STATE.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    stream: str
+    keys: frozenset[str]
+
+
+class InFlightBatches:
+    """Runs write batches on up to `limit` worker threads, keeping the order writes depend on."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._changed = threading.Condition()
+        self._running: list[_Batch] = []
+        self._error: Exception | None = None
+        self._pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix="recotap-send")
+
+    def submit(self, stream: str, keys: Iterable[str], send: Callable[[], None]) -> None:
+        """Start `send()` in the background as soon as the rules above allow (blocks until then).
+
+        Raises the error of an earlier background batch instead of starting this one.
+        """
+        batch = _Batch(stream, frozenset(keys))
+        with self._changed:
+            self._changed.wait_for(lambda: self._error is not None or self._may_start(batch))
+            self._raise_failure()
+            self._running.append(batch)
+        self._pool.submit(self._run, batch, send)
+
+    def wait(self) -> None:
+        """Block until every batch in flight is done; raise the first background error."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._running)
+            self._raise_failure()
+
+    def close(self) -> None:
+        """Wait for the batches in flight (without raising) and stop the worker threads."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._running)
+        self._pool.shutdown(wait=True)
+
+    def _may_start(self, batch: _Batch) -> bool:
+        if len(self._running) >= self.limit:
+            return False
+        return all(
+            other.stream == batch.stream and other.keys.isdisjoint(batch.keys)
+            for other in self._running
+        )
+
+    def _raise_failure(self) -> None:
+        """Called with the lock held: after a failure, let the others finish, then raise it."""
+        if self._error is None:
+            return
+        self._changed.wait_for(lambda: not self._running)
+        raise self._error
+
+    def _run(self, batch: _Batch, send: Callable[[], None]) -> None:
+        try:
+            send()
+        except Exception as error:  # noqa: BLE001 (re-raised in the main thread)
+            with self._changed:
+                if self._error is None:
+                    self._error = error
+        finally:
+            with self._changed:
+                self._running.remove(batch)
+                self._changed.notify_all()
