@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from singer_sdk.sinks import BatchSink
@@ -76,10 +77,22 @@ class RecotapSink(BatchSink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.run: RunContext = cast("HasRunContext", target).run
-        # Keep date-time values as the tap wrote them: the SDK's parser would end the whole run
-        # on one malformed date; our own check refuses just that record and names the value.
-        self.schema = _without_date_formats(self.schema)
         self._warned_columns: set[str] = set()
+
+    @cached_property
+    @override
+    def validate_schema(self) -> bool:
+        """The `validate_records` setting; off unless asked for (see its description)."""
+        return bool(self.config.get("validate_records", False))
+
+    @override
+    def _parse_timestamps_in_record(
+        self, record: dict[str, Any], schema: dict[str, Any], treatment: Any
+    ) -> None:
+        # Keep date-time values as the tap wrote them: the SDK's parser would end the whole run
+        # on one malformed date; our own check (validation.py) refuses just that record and
+        # names the value. Unknown columns are reported by warn_unknown_columns.
+        return
 
     @property
     @override
@@ -292,16 +305,3 @@ class RecotapSink(BatchSink):
 def mentions(text: str, key: str) -> bool:
     """`key` appears in `text` as a whole token (so `p1` does not match `p10`)."""
     return re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", text) is not None
-
-
-def _without_date_formats(schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `schema` without `format: date-time/date/time`, at every depth."""
-    if isinstance(schema, dict):
-        return {
-            key: _without_date_formats(value)
-            for key, value in schema.items()
-            if not (key == "format" and value in {"date-time", "date", "time"})
-        }
-    if isinstance(schema, list):
-        return [_without_date_formats(value) for value in schema]
-    return schema

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_recotap.http_policy import RecotapSession, session_from_config
-from target_recotap.records import json_ready
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,8 @@ class RecotapAPI:
             (body,) = items
         else:
             body = {endpoint.payload_key: items, **extra}
-        return self.session.request(endpoint.method, endpoint.path, json=json_ready(body))
+        # Items come from validation.build_item: JSON-ready already (dates as ISO-8601 text).
+        return self.session.request(endpoint.method, endpoint.path, json=body)
 
     def active_custom_field_keys(self) -> set[str]:
         """Keys of the active account custom fields (§4.6: a bare array)."""

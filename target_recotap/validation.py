@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_recotap.records import is_number, iso8601, normalise_domain
+from target_recotap.records import is_number, iso8601, json_ready, normalise_domain
 
 # Close to class-validator's isEmail: local part, dotted host, alphabetic TLD.
 _EMAIL_RE = re.compile(
@@ -144,7 +144,9 @@ def _strings(value: Any, _spec: Spec) -> _Checked:
 
 
 def _object(value: Any, _spec: Spec) -> _Checked:
-    return (dict(value), None) if isinstance(value, Mapping) else (None, "must be an object")
+    # Free-form values (custom fields) may hold dates from a stream map: send them as ISO text.
+    ok = isinstance(value, Mapping)
+    return (json_ready(dict(value)), None) if ok else (None, "must be an object")
 
 
 def _enum(value: Any, spec: Spec) -> _Checked:
