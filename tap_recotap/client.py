@@ -2,6 +2,7 @@
 
 URL, auth, paging and request shaping live here; the error and retry policy is delegated to
 `http_policy` (shared with target-recotap), so this module holds no HTTP policy of its own.
+The page loop and the record path come from `FastRESTStream` (one page fetched ahead).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk.authenticators import APIKeyAuthenticator
-from singer_sdk.streams import RESTStream
 
+from tap_recotap.fast_stream import FastRESTStream
 from tap_recotap.http_policy import (
     API_KEY_HEADER,
     RetryPolicy,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
 
 
-class RecotapStream(RESTStream[PageToken]):
+class RecotapStream(FastRESTStream[PageToken]):
     """Base class of every Recotap stream: one GET list endpoint under `api_url`."""
 
     #: False for the bare-array endpoints (§4.4, §4.6), which take no `cursor`.

@@ -101,7 +101,9 @@ class AccountsStream(RecotapStream):
             stamp = _isoformat(page.sync_timestamp)
             self._lower_signpost(page.sync_timestamp - self.lookback)
         for record in page.records:
-            yield {**record, SYNC_TIMESTAMP: stamp}
+            # In place: the decoded page is this stream's own (no copy per record).
+            record[SYNC_TIMESTAMP] = stamp
+            yield record
 
     @property
     def lookback(self) -> timedelta:

@@ -18,6 +18,7 @@ from tap_recotap.http_policy import (
     check_api_url,
     session_from_config,
 )
+from tap_recotap.output import RecotapWriter
 from tap_recotap.schemas import account_schema
 from tap_recotap.streams import (
     MAX_LIMIT,
@@ -46,6 +47,8 @@ class TapRecotap(Tap):
     # The accounts schema comes from the workspace's custom fields (§4.6): re-discover after
     # creating fields (Meltano caches catalogs: `--refresh-catalog`).
     dynamic_catalog = True
+    # msgspec JSON, RECORDs flushed with the next STATE (docs/tap.md "Performance").
+    message_writer_class = RecotapWriter
 
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
