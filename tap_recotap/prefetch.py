@@ -36,20 +36,29 @@ class BackgroundCaller(Generic[_T]):
     def __init__(self, name: str) -> None:
         self._name = name
         self._jobs: SimpleQueue[_Job[_T] | None] = SimpleQueue()
+        self._started = threading.Semaphore(0)
         self._thread: threading.Thread | None = None
 
     def submit(self, func: Callable[..., _T], *args: Any) -> Future[_T]:
-        """Queue `func(*args)`; the future holds its value or the exception it raised."""
+        """Start `func(*args)`; the future holds its value or the exception it raised.
+
+        Returns once the worker has taken the call. Otherwise the caller, busy in Python code
+        (writing records), could hold the GIL for a whole switch interval (5 ms) before the
+        worker gets to send its request: waiting hands the GIL over, and the worker keeps it
+        until its first blocking I/O, the request going out.
+        """
         future: Future[_T] = Future()
         self._jobs.put((future, func, args))
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
+        self._started.acquire()
         return future
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             future, func, args = job
+            self._started.release()
             try:
                 future.set_result(func(*args))
             except BaseException as exc:  # noqa: BLE001 (handed over: `future.result()` raises it)
