@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 from singer_sdk.sinks import BatchSink
 
@@ -43,8 +43,7 @@ _STATUSES = {"created": CREATED, "updated": UPDATED, "upserted": UPDATED, "skipp
 _BAD_REQUEST = 400
 
 
-@dataclass
-class Pending:
+class Pending(NamedTuple):
     """One API item waiting in a batch, with the input record it came from (for reports)."""
 
     key: str
@@ -52,8 +51,7 @@ class Pending:
     record: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened to one pending item."""
 
     pending: Pending
@@ -77,7 +75,7 @@ class RecotapSink(BatchSink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.run: RunContext = cast("HasRunContext", target).run
-        self._warned_columns: set[str] = set()
+        self._seen_columns: set[str] = set()
 
     @cached_property
     @override
@@ -139,9 +137,12 @@ class RecotapSink(BatchSink):
 
     def warn_unknown_columns(self, record: Mapping[str, Any]) -> None:
         """Warn once per stream about columns the API has no place for (they are dropped)."""
-        unknown = [c for c in record if c not in self._warned_columns and not self.known_column(c)]
+        new = record.keys() - self._seen_columns  # almost always empty: one set operation
+        if not new:
+            return
+        self._seen_columns.update(new)
+        unknown = [column for column in new if not self.known_column(column)]
         if unknown:
-            self._warned_columns.update(unknown)
             self.logger.warning(
                 "%s: dropping column(s) Recotap has no field for: %s. Accepted: %s",
                 self.stream_name,
@@ -232,6 +233,7 @@ class RecotapSink(BatchSink):
 
     def record_outcomes(self, outcomes: list[Outcome]) -> None:
         """Count every outcome; failed items go to the log and the failed-records file."""
+        tally: Counter[str] = Counter()
         for outcome in outcomes:
             if outcome.outcome == FAILED:
                 self.run.report.fail(
@@ -249,7 +251,9 @@ class RecotapSink(BatchSink):
                     outcome.pending.key,
                     outcome.reason,
                 )
-            self.run.report.count(self.stream_name, outcome.outcome)
+            tally[outcome.outcome] += 1
+        for name, number in tally.items():  # one locked update per outcome, not per item
+            self.run.report.count(self.stream_name, name, number)
 
     # Whole-request refusals (§5.1: validation errors reject the whole request).
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_SPECIAL_RE = re.compile(r"[:/?#@]")  # a scheme, path, query, fragment, user-info or port
 # Extended ISO-8601 as clients send it: a date, optionally a time and an offset.
 _ISO_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}"
@@ -23,7 +24,10 @@ def normalise_domain(raw: str) -> str:
     drop a query, fragment, port, user-info and trailing dot (§8 question 12), so that two
     spellings of one domain coalesce into one API item. The result may be empty.
     """
-    text = _SCHEME_RE.sub("", raw.strip().lower())
+    text = raw.strip().lower()
+    if _SPECIAL_RE.search(text) is None and not text.endswith("."):
+        return text.removeprefix("www.")  # the usual case: nothing else to drop
+    text = _SCHEME_RE.sub("", text)
     for stop in "/?#":
         text = text.split(stop, 1)[0]
     text = text.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")

@@ -56,11 +56,9 @@ class AccountsSink(RecotapSink):
         item = super().build_item(record)
         # Top-level columns named like active custom-field keys go into customFields (§4.7).
         extra = {
-            column: value
-            for column, value in record.items()
-            if column not in self.specs
-            and not column.startswith("rtp_")
-            and self.run.custom_fields.is_active(column)
+            column: record[column]
+            for column in record.keys() - self.specs.keys()
+            if not column.startswith("rtp_") and self.run.custom_fields.is_active(column)
         }
         if extra:
             item["customFields"] = {**item.get("customFields", {}), **extra}

@@ -62,12 +62,14 @@ def _build_object(
     item: dict[str, Any] = {}
     for name, spec in specs.items():
         value = source.get(name)
-        where = f"{path}{name}"
         if value is None or (value == "" and spec.required):
             if spec.required:
-                problems.append(f"{where} is required")
+                problems.append(f"{path}{name} is required")
             continue
-        cleaned = _clean(value, spec, where, problems)
+        if type(value) is str and spec.kind == "string":  # the usual case: nothing to check
+            item[name] = value
+            continue
+        cleaned = _clean(value, spec, f"{path}{name}", problems)
         if cleaned is not None:
             item[name] = cleaned
     return item
