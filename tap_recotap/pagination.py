@@ -10,6 +10,7 @@ Reference: ../shared/recotap-api.md §2.5 (pagination), §2.6 (syncTimestamp), �
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -39,14 +40,18 @@ class Page:
 
 
 _pages: WeakKeyDictionary[requests.Response, Page] = WeakKeyDictionary()
+# Responses are decoded in the prefetch thread and read in the main thread (fast_stream).
+_pages_lock = threading.Lock()
 
 
 def read_page(response: requests.Response) -> Page:
     """Decode a successful list response (paginated object or bare array), once."""
-    page = _pages.get(response)
+    with _pages_lock:
+        page = _pages.get(response)
     if page is None:
         page = _decode_page(response)
-        _pages[response] = page
+        with _pages_lock:
+            page = _pages.setdefault(response, page)
     return page
 
 
