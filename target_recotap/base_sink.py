@@ -76,6 +76,9 @@ class RecotapSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.run: RunContext = cast("HasRunContext", target).run
         self._seen_columns: set[str] = set()
+        # Checked on every record: computed once (settings and key do not change in a run).
+        self._full_at = self.max_size
+        self._key_columns = frozenset(self.key_properties)
 
     @cached_property
     @override
@@ -98,6 +101,16 @@ class RecotapSink(BatchSink):
         """`batch_size_rows`, clamped to the endpoint's per-request cap (§2.7)."""
         wanted = self.batch_size_rows
         return self.endpoint.cap if wanted is None else max(1, min(wanted, self.endpoint.cap))
+
+    @property
+    @override
+    def is_full(self) -> bool:
+        return self.current_size >= self._full_at
+
+    @override
+    def _singer_validate_message(self, record: dict[str, Any]) -> None:
+        if not record.keys() >= self._key_columns:
+            super()._singer_validate_message(record)  # raises, naming the missing key
 
     # Step 1: build one item per record (validate, normalise, route columns).
 

@@ -6,7 +6,11 @@ sequence for every sink, in the same order, with the same errors, minus:
 
 - the per-record debug log call (`_after_process_record`);
 - the INFO line per full batch ("Target sink ... is full"), logged at DEBUG here: with batches
-  of at most 100 it was one line per 100 records.
+  of at most 100 it was one line per 100 records;
+- a copy of each record when only one stream map reads it, and the call to the default map of
+  an unmapped stream (it returns its input);
+- removing `_sdc_*` columns: sinks here send only the fields they know (`add_record_metadata`
+  is not offered), so the failed-records file keeps the record as it came.
 
 Date parsing is left to each sink (`RecotapSink` keeps dates as the tap wrote them).
 """
@@ -17,6 +21,7 @@ import copy
 import sys
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
 if sys.version_info >= (3, 12):
@@ -25,6 +30,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from singer_sdk.mapper import StreamMap
     from singer_sdk.sinks import Sink
 
 _RECORD_MEMBERS = frozenset({"stream", "record"})
@@ -40,18 +46,25 @@ class LeanRecordPath(Target):
         stream_name = message_dict["stream"]
         if stream_name not in self.mapper.stream_maps:
             self._assert_sink_exists(stream_name)  # raises RecordsWithoutSchemaException
-        for stream_map in self.mapper.stream_maps[stream_name]:
-            record = stream_map.transform(copy.copy(message_dict["record"]))
-            if record is None:  # filtered out by the stream map
-                continue
-            self._assert_sink_exists(stream_map.stream_alias)
-            self._process_record(self.get_sink(stream_map.stream_alias), record)
+        stream_maps = self.mapper.stream_maps[stream_name]
+        for stream_map in stream_maps:
+            record = message_dict["record"]
+            if len(stream_maps) > 1:  # each map gets its own copy to change
+                record = copy.copy(record)
+            if not _is_identity(stream_map):
+                record = stream_map.transform(record)
+                if record is None:  # filtered out by the stream map
+                    continue
+            sink = self._sinks_active.get(stream_map.stream_alias)
+            if sink is None:
+                self._assert_sink_exists(stream_map.stream_alias)  # raises
+                sink = self.get_sink(stream_map.stream_alias)
+            self._process_record(sink, record)
         self._handle_max_record_age()
 
     def _process_record(self, sink: Sink, record: dict[str, Any]) -> None:
         """Validate, hand over and count one record; drain its sink once full."""
         context = sink._get_context(record)
-        sink._remove_sdc_metadata_from_record(record)
         record = sink.preprocess_record(sink._validate_and_parse(record), context)
         sink._singer_validate_message(record)
         sink.tally_record_read()
@@ -60,3 +73,8 @@ class LeanRecordPath(Target):
         if sink.is_full:
             self.logger.debug("Sink for '%s' is full: draining", sink.stream_name)
             self.drain_one(sink)
+
+
+def _is_identity(stream_map: StreamMap) -> bool:
+    """The default map of an unmapped stream, without flattening: transform returns its input."""
+    return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled

@@ -54,11 +54,16 @@ class AccountsSink(RecotapSink):
     @override
     def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
         item = super().build_item(record)
+        others = record.keys() - self.specs.keys()
+        if not others:
+            return item
         # Top-level columns named like active custom-field keys go into customFields (§4.7).
         extra = {
-            column: record[column]
-            for column in record.keys() - self.specs.keys()
-            if not column.startswith("rtp_") and self.run.custom_fields.is_active(column)
+            column: value
+            for column, value in record.items()
+            if column in others
+            and not column.startswith("rtp_")
+            and self.run.custom_fields.is_active(column)
         }
         if extra:
             item["customFields"] = {**item.get("customFields", {}), **extra}

@@ -290,7 +290,7 @@ class TargetRecotap(LeanRecordPath):
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
-        # The SDK's imports leave ~10^6 long-lived objects that every full garbage collection
+        # The SDK's imports leave ~50,000 long-lived objects that every full garbage collection
         # walks again while records stream through (~20% of the CPU per record). Nothing made so
         # far is garbage we need back: move it out of the collector's sight (command line only).
         gc.freeze()

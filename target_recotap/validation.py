@@ -141,8 +141,12 @@ def _bool(value: Any, _spec: Spec) -> _Checked:
 
 
 def _strings(value: Any, _spec: Spec) -> _Checked:
-    ok = isinstance(value, list) and all(isinstance(entry, str) for entry in value)
+    ok = isinstance(value, list) and all(map(_is_str, value))
     return (list(value), None) if ok else (None, "must be a list of strings")
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
 
 
 def _object(value: Any, _spec: Spec) -> _Checked:
