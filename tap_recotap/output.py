@@ -1,16 +1,22 @@
-"""How the tap writes Singer messages: msgspec JSON lines, RECORDs written in blocks.
+"""How the tap writes Singer messages: msgspec JSON lines, several RECORDs per write.
 
-The SDK's writers (`SingerWriter`, `MsgSpecWriter`) flush stdout after every message, one
-`write` system call per record (with PYTHONUNBUFFERED, as Meltano and CI often set, Python's
-own buffer is off too). Here RECORD lines collect in a block of at most `BLOCK_BYTES` that is
-written out when full and before any other message (SCHEMA, STATE, ACTIVATE_VERSION, BATCH),
-which is then flushed at once. Safe for at-least-once delivery: messages keep their order, so a
-STATE never reaches the target before the records it covers; records still in the block when the
-tap dies are covered by no STATE the target has seen, so the next run reads them again.
+The SDK's writers (`SingerWriter`, `MsgSpecWriter`) flush stdout after every message: one
+`write` system call per record (with PYTHONUNBUFFERED, as Meltano and CI often set, Python's own
+buffer is off as well). Here RECORD lines collect in a block that is written when the next line
+would not fit, and before any other message (SCHEMA, STATE, ACTIVATE_VERSION, BATCH), which is
+then written and flushed at once.
+
+Blocks are at most `select.PIPE_BUF` bytes (4096 on Linux) and hold whole lines: a pipe takes a
+write that small all at once or not at all, so a tap killed mid-write (SIGKILL) never leaves half
+a line for the target to choke on, exactly as with the SDK's one-line writes. Safe for
+at-least-once delivery: messages keep their order, so a STATE never reaches the target before
+the records it covers; records still in the block when the tap dies are covered by no STATE the
+target has seen, and the next run reads them again.
 """
 
 from __future__ import annotations
 
+import select
 import sys
 from typing import TYPE_CHECKING
 
@@ -25,8 +31,8 @@ else:
 if TYPE_CHECKING:
     from singer_sdk.singerlib import Message
 
-#: Records (about 700 bytes each for accounts) written to stdout per system call.
-BLOCK_BYTES = 64 * 1024
+#: The largest write a pipe takes atomically (POSIX guarantees at least 512 bytes).
+BLOCK_BYTES: int = getattr(select, "PIPE_BUF", 512)
 
 
 class RecotapWriter(MsgSpecWriter):
@@ -37,17 +43,27 @@ class RecotapWriter(MsgSpecWriter):
 
     @override
     def write_message(self, message: Message) -> None:
-        self._block += self.format_message(message)
-        if not isinstance(message, RecordMessage) or len(self._block) >= BLOCK_BYTES:
+        line = self.format_message(message)
+        if self._block and len(self._block) + len(line) > BLOCK_BYTES:
+            self._write_block()
+        self._block += line
+        if not isinstance(message, RecordMessage):
             self.flush()
 
     def flush(self) -> None:
-        """Write out the records collected so far (and the message that ended the block)."""
+        """Write out the lines collected so far and flush stdout."""
+        self._write_block()
+        sys.stdout.flush()
+
+    def _write_block(self) -> None:
         stdout = sys.stdout
         binary = getattr(stdout, "buffer", None)
         if binary is None:  # a text-only stdout (`contextlib.redirect_stdout(io.StringIO())`)
             stdout.write(self._block.decode())
         else:
-            binary.write(self._block)
-        stdout.flush()
+            # With PYTHONUNBUFFERED `binary` is the raw file, whose write may be partial (a
+            # signal during a write larger than PIPE_BUF, a single huge record): write the rest.
+            data = bytes(self._block)
+            while data:
+                data = data[binary.write(data) or 0 :]
         self._block.clear()

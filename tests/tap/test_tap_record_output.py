@@ -113,20 +113,34 @@ def test_the_writer_keeps_records_until_a_state_and_then_writes_everything_in_or
     assert [json.loads(line)["record"]["rtp_aid"] for line in lines[1:4]] == ["0", "1", "2"]
 
 
-def test_the_writer_writes_a_full_block_of_records_without_waiting():
-    raw = io.BytesIO()
-    stdout, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)
+class _Pipe(io.BytesIO):
+    """A stdout that records every write it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.writes.append(bytes(data))
+        return super().write(data)
+
+
+def test_the_writer_sends_records_in_whole_lines_no_larger_than_an_atomic_pipe_write():
+    pipe = _Pipe()
+    stdout, sys.stdout = sys.stdout, io.TextIOWrapper(pipe, write_through=True)
     try:
         writer = RecotapWriter()
         record = {"rtp_aid": "x", "notes": "n" * 1000}
-        count = BLOCK_BYTES // 1000 + 1
-        for _ in range(count):
+        for _ in range(10):
             writer.write_message(RecordMessage("accounts", record))
-        written = raw.getvalue()
+        before_state = list(pipe.writes)
+        writer.write_message(StateMessage({"bookmarks": {}}))
+        writes = list(pipe.writes)
     finally:
         sys.stdout = stdout
 
-    # Written as soon as the block is full (no STATE yet), and only whole records.
-    assert len(written) >= BLOCK_BYTES
-    assert all(json.loads(line)["record"] == record for line in written.splitlines())
-    assert len(written.splitlines()) < count
+    # Full blocks go out without waiting for a STATE; a killed tap leaves no half line behind.
+    assert before_state
+    assert all(len(w) <= BLOCK_BYTES and w.endswith(b"\n") for w in writes)
+    lines = b"".join(writes).decode().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 10 + ["STATE"]
