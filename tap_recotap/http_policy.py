@@ -363,19 +363,18 @@ def session_from_config(
     )
 
 
-def _read_environment_once(http: requests.Session, url: str) -> None:
-    """Apply the proxy and CA-bundle environment variables to `http` now, not per request.
+def _read_environment_once(http: requests.Session, url: str) -> str | bool:
+    """Read the proxy and CA-bundle environment for `http` now, not on every request.
 
     With `trust_env` on, requests re-reads every environment variable and ~/.netrc on each call:
     about a fifth of the client CPU of a 100-item write. All requests of a session go to one
-    host, so the answer cannot change: HTTPS_PROXY / NO_PROXY and REQUESTS_CA_BUNDLE /
-    CURL_CA_BUNDLE keep working. (.netrc credentials are never wanted: the key is the auth.)
+    host, so the answer cannot change: HTTPS_PROXY / NO_PROXY and REQUESTS_CA_BUNDLE keep
+    working. (.netrc credentials are never wanted: the key is the auth.) Returns what each
+    request passes as `verify`: the CA bundle, or True (certifi's); never False.
     """
     http.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        http.verify = bundle
     http.trust_env = False
+    return os.environ.get("REQUESTS_CA_BUNDLE") or True
 
 
 class PauseGate:
@@ -431,7 +430,7 @@ class RecotapSession:
         self.http.headers.update(
             {API_KEY_HEADER: api_key, "User-Agent": user_agent, "Accept": "application/json"}
         )
-        _read_environment_once(self.http, self.api_url)
+        self._ca_bundle = _read_environment_once(self.http, self.api_url)
         self.pause = PauseGate()
         self._send = self.retry.wrap(self._send_once, self.logger)
 
@@ -462,6 +461,7 @@ class RecotapSession:
             data=None if body is None else _json_encoder.encode(body),
             headers={"Content-Type": "application/json"} if body is not None else None,
             timeout=self.timeout,
+            verify=self._ca_bundle,
         )
         self.logger.debug(
             "%s %s -> %d in %.3f s", method, path, response.status_code, time.monotonic() - started
