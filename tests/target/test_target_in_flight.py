@@ -11,8 +11,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+
+from target_recotap.in_flight import INLINE_BELOW, InFlightBatches
 
 TARGET_CLI = Path(sys.executable).parent / "target-recotap"
 
@@ -204,3 +209,27 @@ def test_a_rejected_key_in_a_background_batch_fails_the_run_with_the_auth_help(h
     assert "Recotap rejected the API key" in result.stderr
     assert "not-the-key" not in result.stderr
     assert _flight_accounts(sandbox) == []
+
+
+def test_batches_overlap_only_while_the_api_is_slow():
+    batches = InFlightBatches(4)
+    threads: list[str] = []
+
+    def send(seconds: float) -> Callable[[], None]:
+        def run() -> None:
+            threads.append(threading.current_thread().name)
+            time.sleep(seconds)
+
+        return run
+
+    try:
+        for index in range(4):  # fast answers: after the first, sent by the caller itself
+            batches.submit("accounts", [f"fast-{index}"], send(0))
+            batches.wait()
+        assert threads[1:] == ["MainThread"] * 3
+        for index in range(12):  # slow answers: back in flight on the worker threads
+            batches.submit("accounts", [f"slow-{index}"], send(INLINE_BELOW * 3))
+        batches.wait()
+        assert threads[-1] != "MainThread"
+    finally:
+        batches.close()
