@@ -218,12 +218,17 @@ class RecotapSink(BatchSink):
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
             return [Outcome(p, FAILED, f"unexpected response: {data!r:.200}") for p in batch]
-        by_key = {str(r.get(self.key_field)): r for r in results if isinstance(r, dict)}
+        key_field = self.key_field
+        by_key: dict[str, Any] | None = None
         outcomes = []
         for index, pending in enumerate(batch):
-            result = by_key.get(pending.key)
-            if result is None and index < len(results) and isinstance(results[index], dict):
-                result = results[index]
+            at = results[index] if index < len(results) else None
+            if isinstance(at, dict) and at.get(key_field) == pending.key:
+                result: dict[str, Any] | None = at  # the usual case: results in request order
+            else:
+                if by_key is None:
+                    by_key = {str(r.get(key_field)): r for r in results if isinstance(r, dict)}
+                result = by_key.get(pending.key, at if isinstance(at, dict) else None)
             outcomes.append(self.read_result(pending, result))
         return outcomes
 
