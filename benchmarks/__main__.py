@@ -67,7 +67,9 @@ class Bench:
             for program in programs:
                 self._tap_run(sandbox, program, config, catalog, records=records, latency=0)
             sandbox.admin.set_faults(latency_ms=latency)
-            for program in (rep.RAW_TAP, rep.TAP):
+            # The fetch-only client at the same latency is the floor any client can reach: pages
+            # are sequential (each needs the previous nextCursor).
+            for program in (rep.SANDBOX_ONLY, rep.RAW_TAP, rep.TAP):
                 self._tap_run(sandbox, program, config, catalog, records=records, latency=latency)
             sandbox.admin.clear_faults()
             for size in self.settings["scale"] or ():

@@ -140,9 +140,13 @@ def _tap_latency(report: Report) -> Goal:
     run = report.find("tap", TAP, latency_ms=latency)
     if run and run.usage:
         pages = math.ceil(run.records / report.settings["page_size"])
-        ratio = run.usage.wall_s / (pages * latency / 1000)
+        ideal = pages * latency / 1000
+        ratio = run.usage.wall_s / ideal
         _judge(goal, ratio, passed=ratio <= 1.05)
-        goal.detail = f"{pages} pages x {latency} ms = {pages * latency / 1000:.1f} s"
+        goal.detail = f"{pages} pages x {latency} ms = {ideal:.1f} s"
+        floor = report.find("tap", SANDBOX_ONLY, latency_ms=latency)
+        if floor and floor.usage:
+            goal.detail += f"; fetch-only client: {floor.usage.wall_s / ideal:.2f}x"
     return goal
 
 

@@ -35,6 +35,7 @@ else:
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.io_base import GenericSingerWriter
     from singer_sdk.streams import Stream
 
 _logger = logging.getLogger("tap-recotap")
@@ -47,8 +48,8 @@ class TapRecotap(Tap):
     # The accounts schema comes from the workspace's custom fields (§4.6): re-discover after
     # creating fields (Meltano caches catalogs: `--refresh-catalog`).
     dynamic_catalog = True
-    # msgspec JSON, RECORDs flushed with the next STATE (docs/tap.md "Performance").
-    message_writer_class = RecotapWriter
+    # msgspec JSON, RECORDs written in whole-line blocks (docs/tap.md "Performance").
+    message_writer_class: type[GenericSingerWriter] = RecotapWriter
 
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,

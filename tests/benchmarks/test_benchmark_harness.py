@@ -50,6 +50,7 @@ def test_quick_run_measures_every_program_with_exact_request_counts(tmp_path):
         ("tap", "raw_tap", 0),
         ("tap", "tap-recotap", 0),
         ("tap", "default_sdk", 0),
+        ("tap", "sandbox only", LATENCY_MS),
         ("tap", "raw_tap", LATENCY_MS),
         ("tap", "tap-recotap", LATENCY_MS),
         ("target", "raw_target", 0),
