@@ -49,7 +49,7 @@ class TapRecotap(Tap):
     # creating fields (Meltano caches catalogs: `--refresh-catalog`).
     dynamic_catalog = True
     # msgspec JSON, RECORDs written in whole-line blocks (docs/tap.md "Performance").
-    message_writer_class: type[GenericSingerWriter] = RecotapWriter
+    message_writer_class: type[GenericSingerWriter[Any, Any]] = RecotapWriter
 
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
