@@ -38,10 +38,15 @@ INLINE_BELOW = 0.010  # seconds: a typical batch faster than this is sent in the
 _SMOOTHING = 0.2  # weight of the latest batch in the typical duration
 
 
+class InterruptedBatchError(RuntimeError):
+    """A signal handler asked to drain while this thread was itself sending a batch."""
+
+
 @dataclass(frozen=True, eq=False)
 class _Batch:
     stream: str
     keys: frozenset[str]
+    sender: int | None = None  # the thread sending it in its own stack (sent inline)
 
 
 class InFlightBatches:
@@ -60,9 +65,10 @@ class InFlightBatches:
 
         Raises the error of an earlier background batch instead of starting this one.
         """
-        batch = _Batch(stream, frozenset(keys))
         with self._changed:
+            self._refuse_reentry()
             inline = self._typical is not None and self._typical < INLINE_BELOW
+            batch = _Batch(stream, frozenset(keys), threading.get_ident() if inline else None)
             self._changed.wait_for(
                 lambda: self._error is not None or self._may_start(batch, alone=inline)
             )
@@ -78,6 +84,7 @@ class InFlightBatches:
     def wait(self) -> None:
         """Block until every batch in flight is done; raise the first background error."""
         with self._changed:
+            self._refuse_reentry()
             self._changed.wait_for(lambda: not self._running)
             self._raise_failure()
 
@@ -94,6 +101,20 @@ class InFlightBatches:
             other.stream == batch.stream and other.keys.isdisjoint(batch.keys)
             for other in self._running
         )
+
+    def _refuse_reentry(self) -> None:
+        """Refuse to wait for a batch this very thread is sending (a SIGTERM drain during it).
+
+        Waiting would never end; draining the rest and emitting STATE would confirm records that
+        are not. Raising ends the run without STATE: the next run sends them again.
+        """
+        me = threading.get_ident()
+        if any(batch.sender == me for batch in self._running):
+            message = (
+                "Interrupted while a batch was being sent: its records are not confirmed, "
+                "so no STATE is emitted"
+            )
+            raise InterruptedBatchError(message)
 
     def _raise_failure(self) -> None:
         """Called with the lock held: after a failure, let the others finish, then raise it."""

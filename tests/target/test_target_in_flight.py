@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -233,3 +234,41 @@ def test_batches_overlap_only_while_the_api_is_slow():
         assert threads[-1] != "MainThread"
     finally:
         batches.close()
+
+
+def test_sigterm_during_a_batch_sent_inline_stops_without_state(harness, sandbox, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(harness.config()))
+    records = _batch_accounts(4)
+    first = [*harness.stream("accounts", records[:300]), harness.state({"pushed": 300})]
+    with subprocess.Popen(
+        [str(TARGET_CLI), "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as target:
+        assert target.stdin is not None
+        target.stdin.write("".join(json.dumps(message) + "\n" for message in first))
+        target.stdin.flush()
+        _wait_for_requests(sandbox, 3)  # fast answers: the next batch is sent inline
+        sandbox.admin.set_faults(script=["slow"], slow_ms=5000)
+        more = [{"type": "RECORD", "stream": "accounts", "record": r} for r in records[300:]]
+        target.stdin.write("".join(json.dumps(message) + "\n" for message in more))
+        target.stdin.flush()
+        _wait_for_requests(sandbox, 4)
+        target.send_signal(signal.SIGTERM)
+        try:
+            stdout, _ = target.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            target.kill()
+            raise AssertionError("the target hung after SIGTERM") from None
+
+    assert stdout == ""  # the interrupted batch is not confirmed: no STATE
+
+
+def _wait_for_requests(sandbox, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while sandbox.admin.stats()["requests"].get("POST /api/v1/accounts", 0) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
