@@ -15,7 +15,7 @@ from singer_sdk.target_base import Target
 from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, RunReport
-from target_recotap.in_flight import InFlightBatches
+from target_recotap.in_flight import InFlightBatches, InterruptedBatchError
 from target_recotap.record_path import LeanRecordPath
 from target_recotap.recotap_api import RecotapAPI
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
@@ -222,10 +222,15 @@ class TargetRecotap(LeanRecordPath):
 
     @override
     def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
-        super()._drain_all(sink_list, parallelism)
-        # drain_all emits the tap's STATE right after this: every batch handed to a worker must
-        # be confirmed by the API first. A background failure is raised here, so no STATE.
-        self.run.in_flight.wait()
+        try:
+            super()._drain_all(sink_list, parallelism)
+            # drain_all emits the tap's STATE right after this: every batch handed to a worker
+            # must be confirmed by the API first. A background failure is raised here: no STATE.
+            self.run.in_flight.wait()
+        except InterruptedBatchError as interrupted:
+            # From the SDK's SIGTERM handler, which exits 0 whatever happens: say why no STATE.
+            self.logger.error("%s", interrupted)  # noqa: TRY400 (the reason, not a traceback)
+            raise
 
     @override
     def process_endofpipe(self) -> None:
