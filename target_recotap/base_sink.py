@@ -87,13 +87,15 @@ class RecotapSink(BatchSink):
         return bool(self.config.get("validate_records", False))
 
     @override
-    def _parse_timestamps_in_record(
-        self, record: dict[str, Any], schema: dict[str, Any], treatment: Any
-    ) -> None:
-        # Keep date-time values as the tap wrote them: the SDK's parser would end the whole run
-        # on one malformed date; our own check (validation.py) refuses just that record and
-        # names the value. Unknown columns are reported by warn_unknown_columns.
-        return
+    @override
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
+        # The SDK's version logs a traceback before raising; with `validate_records: true` an
+        # invalid record is an expected outcome, refused with its reason by the record path.
+        # Date-time values are kept as the tap wrote them: the SDK's parser would end the whole
+        # run on one malformed date; our own check (validation.py) refuses just that record.
+        if self._validator is not None:
+            self._validator.validate(record)  # raises InvalidRecord
+        return record
 
     @property
     @override
@@ -120,9 +122,7 @@ class RecotapSink(BatchSink):
         try:
             item = self.build_item(record)
         except InvalidRecordError as invalid:
-            self.run.report.fail(
-                self.stream_name, REFUSED, record, self.describe(record), str(invalid)
-            )
+            self.refuse(record, str(invalid))
             return
         pending: dict[str, Pending] = context.setdefault("pending", {})
         key = str(item[self.key_field])
@@ -130,6 +130,10 @@ class RecotapSink(BatchSink):
             item = self.merge(pending.pop(key).item, item)
             self.logger.debug("%s: coalesced two records for %s", self.stream_name, key)
         pending[key] = Pending(key, item, record)
+
+    def refuse(self, record: dict[str, Any], reason: str) -> None:
+        """Report `record` as refused locally (log, counters, failed-records file); never sent."""
+        self.run.report.fail(self.stream_name, REFUSED, record, self.describe(record), reason)
 
     def merge(self, earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
         """Coalesce two items with the same key in one batch (default: the later wins)."""

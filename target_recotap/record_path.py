@@ -21,8 +21,11 @@ import copy
 import sys
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
+
+from target_recotap.base_sink import RecotapSink
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -65,7 +68,16 @@ class LeanRecordPath(Target):
     def _process_record(self, sink: Sink, record: dict[str, Any]) -> None:
         """Validate, hand over and count one record; drain its sink once full."""
         context = sink._get_context(record)
-        record = sink.preprocess_record(sink._validate_and_parse(record), context)
+        try:
+            parsed = sink._validate_and_parse(record)
+        except InvalidRecord as invalid:
+            if not isinstance(sink, RecotapSink):
+                raise
+            # `validate_records: true`: a record its SCHEMA refuses is one refused record, like
+            # one our own checks refuse, not the end of the run (which every re-run would repeat).
+            sink.refuse(record, f"does not match its SCHEMA: {invalid}")
+            return
+        record = sink.preprocess_record(parsed, context)
         sink._singer_validate_message(record)
         sink.tally_record_read()
         sink.process_record(record, context)

@@ -153,3 +153,27 @@ def test_a_wrong_api_key_fails_clearly_without_echoing_it(harness, sandbox):
     assert "Recotap rejected the API key (HTTP 401" in result.stderr
     assert "wrong-key-123456" not in result.stderr + result.stdout
     assert result.states == []
+
+
+def test_with_validate_records_a_record_its_schema_refuses_is_one_refused_record(harness, sandbox):
+    string = {"type": "string"}
+    schema = {"properties": {"domain": string, "name": string}}
+    messages = [
+        {"type": "SCHEMA", "stream": "accounts", "schema": schema, "key_properties": ["domain"]},
+        {"type": "RECORD", "stream": "accounts", "record": {"domain": "a.example", "name": "A"}},
+        {"type": "RECORD", "stream": "accounts", "record": {"domain": "b.example", "name": 123}},
+        {"type": "RECORD", "stream": "accounts", "record": {"domain": "c.example", "name": "C"}},
+        {"type": "STATE", "value": {"bookmarks": {"src": 1}}},
+    ]
+
+    result = harness.cli(messages, validate_records=True)
+
+    assert result.exit_code == 1  # max_failed_records 0, reported at the end
+    assert {a["domain"] for a in sandbox.admin.dump()["accounts"]} >= {"a.example", "c.example"}
+    assert "b.example" not in {a["domain"] for a in sandbox.admin.dump()["accounts"]}
+    [refused] = result.failed
+    assert refused["record"]["domain"] == "b.example"
+    assert "does not match its SCHEMA" in refused["reason"]
+    assert "123 is not of type 'string'" in refused["reason"]
+    assert '"bookmarks": {"src": 1}' in result.stdout  # the good records were confirmed
+    assert "Traceback" not in result.stderr
