@@ -16,8 +16,8 @@ from tap_recotap.http_policy import (
     DEFAULT_API_URL,
     InsecureAPIURLError,
     check_api_url,
-    session_from_config,
 )
+from tap_recotap.http_session import session_from_config
 from tap_recotap.output import RecotapWriter
 from tap_recotap.schemas import account_schema
 from tap_recotap.streams import (

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap_recotap.http_policy import RecotapSession, session_from_config
+from tap_recotap.http_session import RecotapSession, session_from_config
 
 
 @dataclass(frozen=True)

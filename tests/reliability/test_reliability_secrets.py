@@ -18,7 +18,7 @@ import pytest
 from reliability_helpers import TAP, TARGET, account, figures, secrets_absent, singer_lines
 
 from recotap_sandbox.control import SandboxProcess
-from tap_recotap.http_policy import RecotapSession
+from tap_recotap.http_session import RecotapSession
 from tap_recotap.tap import TapRecotap
 from target_recotap.target import TargetRecotap
 
