@@ -13,6 +13,8 @@ import re
 from array import array
 from typing import Any
 
+import msgspec
+
 from recotap_sandbox.clock import iso_ms
 
 AID_RE = re.compile(r"^[0-9a-f]{24}$")
@@ -27,6 +29,7 @@ SCORE_FIELDS = (
 )
 EXTRA_FIELDS = ("shortName", "linkedinUrl", "tags")
 _PREFIX_LEN = 14
+_encode = msgspec.json.Encoder().encode
 
 
 class AccountTable:
@@ -45,6 +48,11 @@ class AccountTable:
         self.extras: dict[int, dict[str, Any]] = {}  # sparse shortName / linkedinUrl / tags
         self.custom: dict[str, list[Any]] = {}  # custom-field key -> one value per row
         self.by_domain: dict[str, int] = {}
+        # Rows as GET /accounts shows them, encoded, with the `updated` they were encoded at:
+        # most pages are re-reads, and every change a client can see moves a row's `updated`
+        # (writes, rescoring) or the active custom-field keys (which clear it).
+        self._encoded: dict[int, tuple[int, bytes]] = {}
+        self._encoded_keys: list[str] = []
 
     def __len__(self) -> int:
         return len(self.domains)
@@ -108,6 +116,19 @@ class AccountTable:
             "rtp_last_account_date": iso_ms(self.last_dates[row]),
             "customFields": {key: self.custom[key][row] for key in active_keys},
         }
+
+    def encoded_rows(self, rows: list[int], active_keys: list[str]) -> bytes:
+        """The JSON array of ``rows`` as ``render`` shows them (encoded once per row version)."""
+        if active_keys != self._encoded_keys:
+            self._encoded, self._encoded_keys = {}, list(active_keys)
+        cache, updated = self._encoded, self.updated
+        parts = []
+        for row in rows:
+            hit = cache.get(row)
+            if hit is None or hit[0] != updated[row]:
+                hit = cache[row] = (updated[row], _encode(self.render(row, active_keys)))
+            parts.append(hit[1])
+        return b"[" + b",".join(parts) + b"]"
 
     def render_full(self, row: int, active_keys: list[str]) -> dict[str, Any]:
         """The account for the admin dump: the API view plus what the API never shows."""

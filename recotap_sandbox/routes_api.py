@@ -122,7 +122,7 @@ async def list_accounts(request: web.Request) -> web.Response:
     return ok(
         request,
         {
-            "data": [table.render(row, keys) for row in found],
+            "data": msgspec.Raw(table.encoded_rows(found, keys)),
             "nextCursor": _next_cursor(request, last, query.get("cursor"), has_next=has_next),
             "hasNextPage": has_next,
             "syncTimestamp": iso_ms(mark),

@@ -184,3 +184,39 @@ def test_seeded_data_has_unscored_and_unmapped_accounts(api):
     stages = {a["rtp_journey_stage"] for a in accounts}
     assert stages == {"", "Unaware", "Aware", "Consideration", "Opportunity", "Customer"}
     assert all(0 <= a["rtp_account_score"] <= 100 for a in accounts)
+
+
+def test_a_page_read_again_shows_every_change_made_since(api, sandbox):
+    # Pages are encoded once per account version: each kind of change must reach a re-read.
+    before = [a for page in _all_pages(api, limit=100) for a in page["data"]]
+    first, second, third, fourth = before[0], before[1], before[100], before[249]
+    api.write(
+        "POST",
+        "/accounts",
+        {
+            "accounts": [
+                {"domain": first["domain"], "name": "Renamed", "customFields": {"NOTES_C": "n"}}
+            ],
+            "upsert": True,
+        },
+    )
+    api.write("PUT", f"/accounts/{second['rtp_aid']}", {"customFields": {"INDUSTRY_C": "Retail"}})
+    api.write(
+        "PATCH",
+        "/accounts/external-ids",
+        {"mappings": [{"domain": third["domain"], "externalId": "Z9"}]},
+    )
+    sandbox.admin.rescore(rtp_aids=[fourth["rtp_aid"]])
+    api.write("POST", "/accounts/custom-field", {"label": "Tier", "labelType": "number"})
+
+    after = [a for page in _all_pages(api, limit=100) for a in page["data"]]
+    stored = {a["rtp_aid"]: a for a in sandbox.admin.dump()["accounts"]}
+    assert after != before
+    assert all(account == {k: stored[account["rtp_aid"]][k] for k in account} for account in after)
+    changed = {a["rtp_aid"]: a for a in after}
+    assert changed[first["rtp_aid"]]["name"] == "Renamed"
+    assert changed[first["rtp_aid"]]["customFields"]["NOTES_C"] == "n"
+    assert changed[second["rtp_aid"]]["customFields"]["INDUSTRY_C"] == "Retail"
+    assert changed[third["rtp_aid"]]["externalId"] == "Z9"
+    assert changed[fourth["rtp_aid"]]["rtp_last_account_date"] != fourth["rtp_last_account_date"]
+    assert all(a["customFields"]["TIER_C"] is None for a in after)

@@ -26,6 +26,16 @@ def test_latency_is_added_to_api_requests_only(api, sandbox):
     assert time.monotonic() - started < 0.15
 
 
+@pytest.mark.parametrize("latency_ms", [1, 2, 30])
+def test_latency_is_never_shorter_than_asked(api, sandbox, latency_ms):
+    # Slept to the deadline (asyncio alone would add up to a millisecond), never short of it.
+    sandbox.admin.set_faults(latency_ms=latency_ms)
+    for _ in range(5):
+        started = time.perf_counter()
+        api.get("/segments")
+        assert time.perf_counter() - started >= latency_ms / 1000
+
+
 def test_error_rate_answers_5xx_share(api, sandbox):
     sandbox.admin.set_faults(error_rate=0.5, seed=1)
     statuses = [api.get("/segments").status_code for _ in range(60)]
