@@ -2,8 +2,9 @@
 
 Two SDK steps are replaced, each keeping the SDK's observable behaviour (singer-sdk 0.54.9):
 
-- the page loop (`RESTStream.request_records`) sends the request for the next page in a
-  background thread while the current page's records are written (one request ahead at most);
+- the page loop (`RESTStream.request_records`) runs in a background thread that sends the next
+  page's request as soon as a response is read, while the main thread writes records (at most
+  two pages read ahead);
 - the RECORD message of a record (`Stream._generate_record_messages`) skips the steps that cannot
   change a record decoded from JSON: type conformance (level NONE, see `TYPE_CONFORMANCE_LEVEL`)
   and, when the catalog deselects nothing, the walk that removes deselected properties.
@@ -14,7 +15,7 @@ Measured effect and the reasoning: docs/tap.md "Performance".
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,9 +25,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
+from singer_sdk.streams.rest import PageContext
 
 from tap_recotap.output import RecotapWriter
-from tap_recotap.prefetch import BackgroundCaller
+from tap_recotap.prefetch import Prefetcher
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -34,14 +36,12 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable, Iterator
-    from concurrent.futures import Future
+    from collections.abc import Callable, Generator, Iterable
 
     import requests
     from singer_sdk.helpers.types import Context, Record
 
 _TToken = TypeVar("_TToken")
-_END: Any = object()  # "this page has no records"
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,12 @@ class _Fetched:
     request: requests.PreparedRequest
     response: requests.Response
     received_at: datetime
+    # Set on an empty page that ends the paging (the SDK's `continue_if_empty`): pages before it.
+    stopped_after_pages: int | None = None
 
 
 class FastRESTStream(RESTStream[_TToken]):
-    """A `RESTStream` that fetches one page ahead and writes JSON records without conformance."""
+    """A `RESTStream` that reads pages ahead and writes JSON records without conformance."""
 
     # Records are decoded from JSON, so they hold only JSON types, and the SDK's conformance
     # (RECURSIVE by default) has nothing to convert: it turns datetimes, bytes and the like into
@@ -66,74 +68,143 @@ class FastRESTStream(RESTStream[_TToken]):
 
     # When the page whose records are being written arrived: their `time_extracted`.
     _time_extracted: datetime | None = None
+    # What the previous page's request was prepared from, and the request (`_prepare_request`).
+    _previous_request: tuple[tuple[Any, ...], requests.PreparedRequest] | None = None
     # (mask, whether it deselects a property): `mask` is rebuilt when selection changes.
     _deselection: tuple[object, bool] = (None, False)
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The SDK's page loop (0.54.9 `RESTStream.request_records`), one request ahead.
+        """The SDK's page loop (0.54.9 `RESTStream.request_records`), reading ahead.
 
-        The next page's request is sent, in a background thread, as soon as this page's response
-        is read, and awaited only once this page's records are written: at most one request in
-        flight and one page waiting. It is the same retried request as the SDK's, so its
-        retries, waits and final error are unchanged, and the error is raised after the previous
-        page's records, where the sequential loop raises it.
+        The page chain runs in a `Prefetcher` thread (`_fetch_pages`): each response's cursor
+        is read, and the next request sent, right there, while this thread writes the records
+        of earlier pages. At most two pages wait beside the one being written. The requests are
+        the SDK's retried requests, so retries, waits and the final error are unchanged, and an
+        error is raised after the records of every page before it, where the sequential loop
+        raises it.
         """
         with (
             self.get_http_request_counter() as request_counter,
-            BackgroundCaller[_Fetched](name=f"{self.name}-prefetch") as background,
+            Prefetcher[_Fetched](
+                f"{self.name}-prefetch", lambda emit: self._fetch_pages(context, emit)
+            ) as pages,
         ):
             request_counter.with_context(context)
             try:
-                yield from self._pages(context, background, request_counter.increment)
+                for fetched in pages:
+                    request_counter.increment()
+                    self._log_request_duration(fetched.request, fetched.response, context)
+                    self.update_sync_costs(fetched.request, fetched.response, context)
+                    self._time_extracted = fetched.received_at
+                    yield from self.parse_response(fetched.response)
+                    if fetched.stopped_after_pages is not None:
+                        self.log(
+                            "Pagination stopped after %d pages because no records were found "
+                            "in the last response",
+                            fetched.stopped_after_pages,
+                        )
             except BaseException:
                 # Records this run read before failing are written, as the SDK's writer would
                 # have, before the error ends the run.
                 self._flush_records()
                 raise
 
-    def _pages(
-        self,
-        context: Context | None,
-        background: BackgroundCaller[_Fetched],
-        count_request: Callable[[], None],
-    ) -> Iterator[dict[str, Any]]:
+    def page_has_records(self, response: requests.Response) -> bool:
+        """Whether `parse_response` yields a record for `response`, decided in the prefetch
+        thread (so without `parse_response`'s side effects). Subclasses that can tell override
+        it; True keeps paging to the paginator alone."""
+        return True
+
+    def _fetch_pages(self, context: Context | None, emit: Callable[[_Fetched], bool]) -> None:
+        """The page chain (prefetch thread): fetch, advance the paginator, send the next request.
+
+        The next request is prepared before the page is handed over and sent right after, so
+        nothing but the response's own decoding stands between a response and the next request.
+        """
         paginator: BaseAPIPaginator[Any] = self.get_new_paginator() or SinglePagePaginator()
         fetch = self._fetcher(context)
-        pending: Future[_Fetched] | None = background.submit(
-            fetch, self._prepare_request(context=context, page=paginator)
-        )
+        request = self._prepare_request(context=context, page=paginator)
         pages = 0
-        while pending is not None:
-            fetched = pending.result()
-            count_request()
-            self.update_sync_costs(fetched.request, fetched.response, context)
-            records = iter(self.parse_response(fetched.response))
-            first = next(records, _END)
-            if first is _END and not paginator.continue_if_empty(fetched.response):
-                self.log(
-                    "Pagination stopped after %d pages because no records were found in the "
-                    "last response",
-                    pages,
-                )
+        while True:
+            fetched = fetch(request)
+            response = fetched.response
+            if self.page_has_records(response):
+                pages += 1
+            elif not paginator.continue_if_empty(response):
+                emit(replace(fetched, stopped_after_pages=pages))
                 return
-            pending = None
             try:
-                paginator.advance(fetched.response)
+                paginator.advance(response)
             except Exception:
                 # A repeated cursor or a missing one: raised after this page's records, as by
                 # the SDK's loop, which advances only then.
-                yield from self._records(fetched, first, records)
+                emit(fetched)
                 raise
-            if not paginator.finished:
-                request = self._prepare_request(context=context, page=paginator)
-                pending = background.submit(fetch, request)
-            if first is not _END:
-                yield from self._records(fetched, first, records)
-                pages += 1
+            if paginator.finished:
+                emit(fetched)
+                return
+            request = self._prepare_request(context=context, page=paginator)
+            if not emit(fetched):
+                return
+
+    @override
+    def _prepare_request(
+        self, *, context: Context | None, page: BaseAPIPaginator[Any]
+    ) -> requests.PreparedRequest:
+        """The SDK's request preparation (0.54.9 `RESTStream._prepare_request`), made cheap for
+        a page whose request differs from the previous one only in its query string.
+
+        Between a response and the next request, the SDK's preparation (session settings,
+        cookies, headers, auth, URL) is the largest cost. When method, URL, headers and body
+        are those of the previous request (and the session holds no cookies to merge), the
+        previous prepared request is copied with the new query, encoded as the SDK encodes it.
+        """
+        http_request = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=page.current_value)
+        )
+        same = (http_request.method, http_request.url, http_request.headers, http_request.data)
+        previous = self._previous_request
+        if previous is not None and previous[0] == same and not self.requests_session.cookies:
+            prepared = previous[1].copy()
+            prepared.prepare_url(http_request.url, http_request.encode_params())
+        else:
+            prepared = super()._prepare_request(context=context, page=page)
+        self._previous_request = (same, prepared)
+        return prepared
+
+    @override
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """The SDK's request (0.54.9 `RESTStream._request`) without two costs between pages.
+
+        The prepared request already carries the authenticator's header (the SDK applies it
+        when preparing), so it is not applied twice. The duration metric of a successful
+        response is logged when the main thread takes its page (`request_records`); a failed
+        one is logged here, before its error is raised (and the request perhaps retried).
+        """
+        response = self.requests_session.send(
+            prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
+        try:
+            self.validate_response(response)
+        except Exception:
+            self._log_request_duration(prepared_request, response, context)
+            raise
+        return response
+
+    def _log_request_duration(
+        self,
+        request: requests.PreparedRequest,
+        response: requests.Response,
+        context: Context | None,
+    ) -> None:
+        tags = {"url": request.path_url} if self._LOG_REQUEST_METRIC_URLS else None
+        self._write_request_duration_log(self.path, response, context, tags)
 
     def _fetcher(self, context: Context | None) -> Callable[[requests.PreparedRequest], _Fetched]:
-        """The retried request for one page, as the background thread runs it."""
+        """The retried request for one page, as the prefetch thread runs it."""
         request = self.request_decorator(self._request)
 
         def fetch(prepared: requests.PreparedRequest) -> _Fetched:
@@ -141,15 +212,6 @@ class FastRESTStream(RESTStream[_TToken]):
             return _Fetched(prepared, response, datetime.now(timezone.utc))
 
         return fetch
-
-    def _records(
-        self, fetched: _Fetched, first: Any, rest: Iterator[dict[str, Any]]
-    ) -> Iterator[dict[str, Any]]:
-        if first is _END:
-            return
-        self._time_extracted = fetched.received_at
-        yield first
-        yield from rest
 
     def _flush_records(self) -> None:
         writer = self._tap.message_writer

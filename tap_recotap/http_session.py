@@ -48,7 +48,7 @@ def session_from_config(
     )
 
 
-def _read_environment_once(http: requests.Session, url: str) -> str | bool:
+def read_environment_once(http: requests.Session, url: str) -> str | bool:
     """Read the proxy and CA-bundle environment for `http` now, not on every request.
 
     With `trust_env` on, requests re-reads every environment variable and ~/.netrc on each call:
@@ -115,7 +115,7 @@ class RecotapSession:
         self.http.headers.update(
             {API_KEY_HEADER: api_key, "User-Agent": user_agent, "Accept": "application/json"}
         )
-        self._ca_bundle = _read_environment_once(self.http, self.api_url)
+        self._ca_bundle = read_environment_once(self.http, self.api_url)
         self.pause = PauseGate()
         self._send = self.retry.wrap(self._send_once, self.logger)
 

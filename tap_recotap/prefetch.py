@@ -1,68 +1,80 @@
-"""One call at a time in a background thread: how the tap fetches the next page while it writes.
+"""A producer in a background thread, handing its items over one at a time: the tap's read-ahead.
 
-`RecotapStream.request_records` hands the request for page N+1 to a `BackgroundCaller` before it
-yields the records of page N, and waits for it only when page N is written. The call is the
-stream's own retried request (`RetryPolicy.wrap`), so retries, waits and the error that ends them
-happen in the worker exactly as they would in the main thread, and `Future.result()` re-raises
-that error, unchanged, where the SDK's page loop would have raised it.
+`FastRESTStream` runs its whole page chain (request, response, next cursor, next request) in a
+`Prefetcher` thread, so the next request leaves as soon as a response is read, without waiting
+for the main thread; the main thread only takes pages and writes their records. The hand-over
+holds one item: the producer runs at most one item ahead of the one waiting, then waits itself.
+An exception raised by the producer reaches the consumer after every item produced before it.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future
-from queue import SimpleQueue
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections import deque
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from types import TracebackType
 
     from typing_extensions import Self
 
 _T = TypeVar("_T")
-_Job = tuple["Future[_T]", "Callable[..., _T]", tuple[Any, ...]]
 
 
-class BackgroundCaller(Generic[_T]):
-    """A single daemon worker thread running submitted calls one after another, in order.
+class Prefetcher(Generic[_T]):
+    """Runs `produce(emit)` in a daemon thread and yields what it emits, in order.
 
-    A daemon thread rather than a `ThreadPoolExecutor`: the interpreter joins executor workers at
-    exit, so an interrupted run (SIGTERM, Ctrl-C) would first wait for a request whose page it no
-    longer needs, retries included. Use as a context manager; leaving it lets the worker finish
-    its current call, if any, and end.
+    `emit(item)` waits while an earlier item is still waiting for the consumer, and returns False
+    once the consumer has left (the producer should then stop). A daemon thread rather than an
+    executor: the interpreter joins executor workers at exit, so an interrupted run (SIGTERM,
+    Ctrl-C) would first wait for a request whose page it no longer needs, retries included. Use
+    as a context manager; leaving it lets the producer finish its current step and stop.
     """
 
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._jobs: SimpleQueue[_Job[_T] | None] = SimpleQueue()
-        self._started = threading.Semaphore(0)
-        self._thread: threading.Thread | None = None
+    def __init__(self, name: str, produce: Callable[[Callable[[_T], bool]], None]) -> None:
+        self._produce = produce
+        self._changed = threading.Condition()
+        self._waiting: deque[_T] = deque()
+        self._finished = False
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def submit(self, func: Callable[..., _T], *args: Any) -> Future[_T]:
-        """Start `func(*args)`; the future holds its value or the exception it raised.
+    def _emit(self, item: _T) -> bool:
+        with self._changed:
+            while self._waiting and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                return False
+            self._waiting.append(item)
+            self._changed.notify_all()
+            return True
 
-        Returns once the worker has taken the call. Otherwise the caller, busy in Python code
-        (writing records), could hold the GIL for a whole switch interval (5 ms) before the
-        worker gets to send its request: waiting hands the GIL over, and the worker keeps it
-        until its first blocking I/O, the request going out.
-        """
-        future: Future[_T] = Future()
-        self._jobs.put((future, func, args))
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
-            self._thread.start()
-        self._started.acquire()
-        return future
+    def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            self._produce(self._emit)
+        except BaseException as exc:  # noqa: BLE001 (handed over: the consumer raises it)
+            error = exc
+        with self._changed:
+            self._finished, self._error = True, error
+            self._changed.notify_all()
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, func, args = job
-            self._started.release()
-            try:
-                future.set_result(func(*args))
-            except BaseException as exc:  # noqa: BLE001 (handed over: `future.result()` raises it)
-                future.set_exception(exc)
+    def __iter__(self) -> Iterator[_T]:
+        """The emitted items; then the producer's exception, if it raised one."""
+        self._thread.start()
+        while True:
+            with self._changed:
+                while not self._waiting and not self._finished:
+                    self._changed.wait()
+                if not self._waiting:
+                    break
+                item = self._waiting.popleft()
+                self._changed.notify_all()
+            yield item
+        if self._error is not None:
+            raise self._error
 
     def __enter__(self) -> Self:
         return self
@@ -73,4 +85,6 @@ class BackgroundCaller(Generic[_T]):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._jobs.put(None)
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()

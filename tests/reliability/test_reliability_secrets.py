@@ -112,8 +112,11 @@ def test_the_key_stays_out_of_debug_logs_retry_exhaustion_and_auth_errors(
     )
 
 
-def test_tls_verification_is_on_in_every_session(sandbox: SandboxProcess) -> None:
+def test_tls_verification_is_on_in_every_session(
+    sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The loopback sandbox (never the real API); `verify` does not depend on the scheme.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)  # else verify is that bundle
     config = {"api_key": sandbox.api_key, "api_url": sandbox.api_url}
     tap = TapRecotap(config=config)
     target = TargetRecotap(config=config)
@@ -123,9 +126,26 @@ def test_tls_verification_is_on_in_every_session(sandbox: SandboxProcess) -> Non
     assert all(stream.requests_session.verify is True for stream in tap.streams.values())
 
 
+def test_a_ca_bundle_from_the_environment_is_used_by_every_session(
+    sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Sessions read the environment once (not per request); a private CA still works.
+    bundle = tmp_path / "ca.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    config = {"api_key": sandbox.api_key, "api_url": sandbox.api_url}
+
+    assert all(
+        stream.requests_session.verify == str(bundle)
+        for stream in TapRecotap(config=config).streams.values()
+    )
+    assert TargetRecotap(config=config).run.api.session._ca_bundle == str(bundle)
+
+
 def test_no_code_path_turns_tls_verification_off() -> None:
     pattern = re.compile(
-        r"verify\s*=\s*False|\.verify\s*=|CURL_CA_BUNDLE|PYTHONHTTPSVERIFY|_create_unverified_context|CERT_NONE"
+        # `.verify = ` only from read_environment_once (the CA bundle, or True; never False).
+        r"verify\s*=\s*False|\.verify\s*=(?!\s*read_environment_once\()|CURL_CA_BUNDLE"
+        r"|PYTHONHTTPSVERIFY|_create_unverified_context|CERT_NONE"
     )
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"

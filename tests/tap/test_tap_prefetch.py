@@ -1,13 +1,14 @@
-"""Prefetching: the next page is requested while the current one is written, and only that one.
+"""Prefetching: pages are requested while earlier ones are written, at most two ahead.
 
 No timings: request counts and order come from the sandbox's stats, faults from its `script`.
 With `page_size` 50 the 250 seeded accounts are 5 pages; every page after the first is fetched
-in the background while the previous page's records are written.
+in the background while earlier pages' records are written.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 from contextlib import redirect_stdout
@@ -36,12 +37,15 @@ def _wait_for_account_requests(sandbox, count: int) -> int:
     return _account_requests(sandbox)
 
 
-def test_exactly_one_page_is_requested_ahead_of_the_records_being_written(sandbox, tap_config):
+def test_pages_are_read_ahead_of_the_records_being_written_but_at_most_two(sandbox, tap_config):
     records = iter(new_tap(tap_config, only="accounts").streams["accounts"].get_records(None))
     read = []
     for page in range(1, PAGES + 1):
-        read.append(next(records))  # the first record of `page`: the next page is on its way
-        assert _wait_for_account_requests(sandbox, min(page + 1, PAGES)) == min(page + 1, PAGES)
+        read.append(next(records))  # the first record of `page`: later pages are on their way
+        # While `page` is being written, one page waits to be taken and one more is fetched;
+        # the fetching thread then waits: a consumer that stops reading stops the requests.
+        ahead = min(page + 2, PAGES)
+        assert _wait_for_account_requests(sandbox, ahead) == ahead
         read.extend(next(records) for _ in range(PAGE - 1))
     assert next(records, None) is None
     # The last page says hasNextPage: false (with a nextCursor still set): nothing after it.
@@ -135,3 +139,23 @@ def test_records_carry_the_time_their_page_arrived(sandbox, tap_config):
     for message in messages:
         page_time = datetime.fromisoformat(message["record"]["_sdc_sync_timestamp"])
         assert datetime.fromisoformat(message["time_extracted"]) >= page_time
+
+
+def test_every_request_logs_its_duration_metric_once(sandbox, tap_config, caplog):
+    # Successful pages are logged when the main thread takes them, a failed attempt where it
+    # fails: still one SDK METRIC line per request, with its status.
+    sandbox.admin.set_faults(retry_after=0, script=["ok", "ok", "503:before"])
+
+    with caplog.at_level(logging.INFO, logger="singer_sdk.metrics"):
+        run_tap(tap_config, only="accounts")
+
+    points = [
+        json.loads(r.getMessage().removeprefix("METRIC: "))
+        for r in caplog.records
+        if '"metric":"http_request_duration"' in r.getMessage()
+    ]
+    assert len(points) == _account_requests(sandbox) == PAGES + 1
+    statuses = [(p["tags"]["http_status_code"], p["tags"]["status"]) for p in points]
+    assert statuses.count((200, "succeeded")) == PAGES
+    assert statuses.count((503, "failed")) == 1
+    assert all(p["tags"]["endpoint"] == "/accounts" and p["value"] > 0 for p in points)
