@@ -100,10 +100,10 @@ class TargetRecotap(LeanRecordPath):
             th.BooleanType,
             default=False,
             title="Validate records against the stream schema",
-            description="Also check every record against the JSON schema its tap declared, and "
-            "stop the run at the first record that does not match. Off by default: the target "
-            "always checks each record against what the Recotap API accepts and refuses only "
-            "the bad record, and the schema check costs most of the target's CPU.",
+            description="Also check every record against the JSON schema its tap declared; a "
+            "record that does not match is refused like any other bad record (reported, never "
+            "sent). Off by default: the target always checks each record against what the "
+            "Recotap API accepts, and the schema check costs most of the target's CPU.",
         ),
         th.Property(
             "dry_run",
