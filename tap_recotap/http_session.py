@@ -117,6 +117,7 @@ class RecotapSession:
         )
         self._ca_bundle = read_environment_once(self.http, self.api_url)
         self.pause = PauseGate()
+        self._templates: dict[tuple[str, str, bool], requests.PreparedRequest] = {}
         self._send = self.retry.wrap(self._send_once, self.logger)
 
     def request(
@@ -137,17 +138,10 @@ class RecotapSession:
     def _send_once(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
     ) -> Any:
+        request = self._prepare(method, path, params, body)
         self.pause.wait()
         started = time.monotonic()
-        response = self.http.request(
-            method,
-            f"{self.api_url}{path}",
-            params=params,
-            data=None if body is None else _json_encoder.encode(body),
-            headers={"Content-Type": "application/json"} if body is not None else None,
-            timeout=self.timeout,
-            verify=self._ca_bundle,
-        )
+        response = self.http.send(request, timeout=self.timeout, verify=self._ca_bundle)
         self.logger.debug(
             "%s %s -> %d in %.3f s", method, path, response.status_code, time.monotonic() - started
         )
@@ -155,6 +149,31 @@ class RecotapSession:
             self._pause_after_429(response)
         raise_for_response(response)
         return envelope_data(response)
+
+    def _prepare(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> requests.PreparedRequest:
+        """The request, as `requests.Session.request` would prepare it, only cheaper.
+
+        Requests to one method and path differ only in query and body: each is a copy of one
+        prepared per method and path, with its own query and body. requests' full preparation
+        (merging session headers, cookies and auth, parsing the URL) was a tenth of the target's
+        CPU. (The API sets no cookies; the key is a header.)
+        """
+        key = (method, path, body is not None)
+        template = self._templates.get(key)
+        if template is None:
+            headers = {"Content-Type": "application/json"} if body is not None else None
+            template = self.http.prepare_request(
+                requests.Request(method, f"{self.api_url}{path}", headers=headers)
+            )
+            self._templates[key] = template
+        request = template.copy()
+        if params:
+            request.prepare_url(request.url, params)
+        if body is not None:
+            request.prepare_body(_json_encoder.encode(body), None)
+        return request
 
     def _pause_after_429(self, response: requests.Response) -> None:
         """Close the gate for the Retry-After (without one: the first backoff wait)."""
