@@ -1,11 +1,12 @@
 """Benchmark tap-recotap and target-recotap against a local sandbox, in one run on one machine.
 
-    .venv/bin/python -m benchmarks [--quick] [--only tap|target] [--records N]
+    .venv/bin/python -m benchmarks [--quick] [--only tap|target] [--records N] [--repeat R]
 
 Tap side: a full sync of N accounts (sandbox alone, the raw client, the tap, the tap with the
-SDK's default writer and conformance), then again with added latency per request. Target side:
-a push of N distinct accounts from a prepared Singer file (raw loop, target), then again with
-latency. Then peak RSS at 10,000 vs 1,000,000 records for tap and target (not with --quick).
+SDK's default writer and conformance), R times, then again with added latency per request.
+Target side: a push of N distinct accounts from a prepared Singer file (raw loop, target), R
+times, then again with latency. Then peak RSS at 10,000 vs 1,000,000 records for tap and
+target (not with --quick).
 Prints a table and the goals, and writes benchmarks/results/<UTC timestamp>.json.
 See docs/benchmarks.md.
 """
@@ -64,8 +65,9 @@ class Bench:
             config = self._config(sandbox, "tap", page_size=PAGE_SIZE)
             catalog = self._accounts_catalog(config)
             programs = (rep.SANDBOX_ONLY, rep.RAW_TAP, rep.TAP, rep.DEFAULT_TAP)
-            for program in programs:
-                self._tap_run(sandbox, program, config, catalog, records=records, latency=0)
+            for _ in range(self.settings["repeat"]):  # interleaved: noise hits every program
+                for program in programs:
+                    self._tap_run(sandbox, program, config, catalog, records=records, latency=0)
             sandbox.admin.set_faults(latency_ms=latency)
             # The fetch-only client at the same latency is the floor any client can reach: pages
             # are sequential (each needs the previous nextCursor).
@@ -133,12 +135,13 @@ class Bench:
         with self._sandbox(0) as sandbox:
             config = self._config(sandbox, "target", upsert=True)
             singer_file = write_singer_file(self.workdir / f"accounts-{records}.singer", records)
-            for delay in (0, latency):
+            for delay, repeat in ((0, self.settings["repeat"]), (latency, 1)):
                 sandbox.admin.set_faults(latency_ms=delay)
-                for program in (rep.RAW_TARGET, rep.TARGET):
-                    self._target_run(
-                        sandbox, program, config, singer_file, records=records, latency=delay
-                    )
+                for _ in range(repeat):
+                    for program in (rep.RAW_TARGET, rep.TARGET):
+                        self._target_run(
+                            sandbox, program, config, singer_file, records=records, latency=delay
+                        )
             sandbox.admin.clear_faults()
             for size in self.settings["scale"] or ():
                 path = write_singer_file(self.workdir / f"accounts-{size}.singer", size)
@@ -239,6 +242,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", choices=("tap", "target"), help="measure one side only")
     parser.add_argument("--records", type=int, help="records per main run (default 100,000)")
     parser.add_argument("--latency-ms", type=int, default=50, help="added latency per request")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help="runs of each program without latency; CPU goals take the lowest (default 3, "
+        "1 with --quick)",
+    )
     parser.add_argument("--results-dir", type=Path, default=rep.ROOT / "benchmarks" / "results")
     return parser.parse_args(argv)
 
@@ -251,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms": args.latency_ms,
         "page_size": PAGE_SIZE,
         "scale": None if args.quick else [10_000, 1_000_000],
+        "repeat": max(1, args.repeat or (1 if args.quick else 3)),
         "only": args.only,
         "command": " ".join(
             ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
