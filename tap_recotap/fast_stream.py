@@ -1,10 +1,12 @@
 """Where the tap departs from the SDK's stream machinery, for speed: prefetching, lean records.
 
-Two SDK steps are replaced, each keeping the SDK's observable behaviour (singer-sdk 0.54.9):
+Three SDK steps are replaced, each keeping the SDK's observable behaviour (singer-sdk 0.54.9):
 
 - the page loop (`RESTStream.request_records`) runs in a background thread that sends the next
   page's request as soon as a response is read, while the main thread writes records (at most
   two pages read ahead);
+- preparing and sending a request (`_prepare_request`, `_request`) skip what the next page's
+  request does not need: a full preparation, a second authentication, the metric log line;
 - the RECORD message of a record (`Stream._generate_record_messages`) skips the steps that cannot
   change a record decoded from JSON: type conformance (level NONE, see `TYPE_CONFORMANCE_LEVEL`)
   and, when the catalog deselects nothing, the walk that removes deselected properties.
