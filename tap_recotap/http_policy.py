@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import backoff
@@ -35,6 +35,7 @@ API_KEY_HEADER = "X-Api-Key"
 DEFAULT_API_URL = "https://eapi.recotap.com/api/v1"
 
 _T = TypeVar("_T")
+_Data = TypeVar("_Data")
 
 #: The settings that configure this policy, declared once for tap and target alike.
 CONNECTION_SETTINGS: tuple[th.Property[Any], ...] = (
@@ -230,24 +231,39 @@ def raise_for_response(response: requests.Response) -> None:
     )
 
 
-def envelope_data(response: requests.Response) -> Any:
-    """Return the `data` member of a successful response's envelope (§2.4).
+class Envelope(msgspec.Struct, Generic[_Data]):
+    """The response envelope (§2.4), as far as a client reads it: `data`, typed as asked."""
 
-    A 2xx body that is not the JSON envelope (a proxy's error page, a truncated body) is
-    treated as retriable rather than as an empty result.
+    data: _Data
+
+
+_envelope_decoder = msgspec.json.Decoder(Envelope[msgspec.Raw])
+
+
+def envelope_data_json(response: requests.Response) -> msgspec.Raw:
+    """The `data` member of a successful response's envelope (§2.4), still JSON text.
+
+    The whole body is checked to be JSON, but only the envelope is built: what `data` holds is
+    decoded by the caller, when and where it needs it. A 2xx body that is not the JSON envelope
+    (a proxy's error page, a truncated body) is treated as retriable rather than as an empty
+    result.
     """
     try:
-        body = _decode(response.content)
+        return _envelope_decoder.decode(response.content).data
+    except msgspec.ValidationError as exc:  # JSON, but no object with `data`
+        raise RecotapRetriableError(
+            f"Recotap sent a body without the response envelope to {describe_request(response)}",
+            response,
+        ) from exc
     except msgspec.DecodeError as exc:
         raise RecotapRetriableError(
             f"Recotap sent an unreadable body to {describe_request(response)}", response
         ) from exc
-    if not isinstance(body, dict) or "data" not in body:
-        raise RecotapRetriableError(
-            f"Recotap sent a body without the response envelope to {describe_request(response)}",
-            response,
-        )
-    return body["data"]
+
+
+def envelope_data(response: requests.Response) -> Any:
+    """The `data` member of a successful response's envelope (§2.4), decoded."""
+    return msgspec.json.decode(envelope_data_json(response))
 
 
 def retry_after_seconds(

@@ -18,7 +18,7 @@ import pytest
 from tap_helpers import new_tap, parse_messages, run_tap
 
 from tap_recotap import pagination
-from tap_recotap.http_policy import RecotapAPIError, RecotapUnavailableError, envelope_data
+from tap_recotap.http_policy import RecotapAPIError, RecotapUnavailableError
 
 GET_ACCOUNTS = "GET /api/v1/accounts"
 PAGE, PAGES = 50, 5
@@ -112,15 +112,16 @@ def test_a_repeated_cursor_stops_the_run_after_that_pages_records(sandbox, tap_c
     # The sandbox never repeats a cursor: make every page after the first name the first cursor
     # again, as a broken API would (the only way to reach this branch over real HTTP).
     cursors: list[str] = []
+    read_list_page = pagination._read_list_page
 
-    def first_cursor_forever(response):
-        data = envelope_data(response)
-        if isinstance(data, dict) and data.get("nextCursor"):
-            cursors.append(data["nextCursor"])
-            data["nextCursor"] = cursors[0]
-        return data
+    def first_cursor_forever(body):
+        listed = read_list_page(body)
+        if listed is not None and listed.nextCursor:
+            cursors.append(listed.nextCursor)
+            listed.nextCursor = cursors[0]
+        return listed
 
-    monkeypatch.setattr(pagination, "envelope_data", first_cursor_forever)
+    monkeypatch.setattr(pagination, "_read_list_page", first_cursor_forever)
     out = io.StringIO()
     with redirect_stdout(out), pytest.raises(RecotapAPIError, match="repeated the cursor"):
         new_tap(tap_config, only="accounts").sync_all()
