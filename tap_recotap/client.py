@@ -24,6 +24,7 @@ from tap_recotap.http_policy import (
 )
 from tap_recotap.http_session import read_environment_once
 from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
+from tap_recotap.transport import TapTransportAdapter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -42,10 +43,16 @@ class RecotapStream(FastRESTStream[PageToken]):
     #: False for the bare-array endpoints (§4.4, §4.6), which take no `cursor`.
     paginated: ClassVar[bool] = True
 
-    @property
+    @cached_property
     @override
     def url_base(self) -> str:
         return check_api_url(self.config["api_url"])
+
+    @override
+    def get_url(self, context: Context | None) -> str:
+        # Recotap paths hold no `{placeholders}` (and the config cannot change during a run):
+        # skip the SDK's search for every config value in the URL, done for every page.
+        return self.url_base + (self.path or "")
 
     @property
     @override
@@ -53,8 +60,11 @@ class RecotapStream(FastRESTStream[PageToken]):
         # The SDK's session re-reads every environment variable on each request (a tenth of the
         # tap's per-page CPU); read the proxy and CA-bundle environment once instead.
         session = super().requests_session
-        if session.trust_env:  # not read yet (read_environment_once turns it off)
+        if session.trust_env:  # not set up yet (read_environment_once turns it off)
             session.verify = read_environment_once(session, self.url_base)
+            # Lets the prefetch thread hand a page over as soon as the next request is sent.
+            for prefix in ("https://", "http://"):
+                session.mount(prefix, TapTransportAdapter())
         return session
 
     @property
@@ -95,7 +105,7 @@ class RecotapStream(FastRESTStream[PageToken]):
 
     @override
     def page_has_records(self, response: requests.Response) -> bool:
-        return bool(read_page(response).records)
+        return not read_page(response).is_empty
 
     @override
     def get_new_paginator(self) -> RecotapPaginator | None:

@@ -3,8 +3,8 @@
 Three SDK steps are replaced, each keeping the SDK's observable behaviour (singer-sdk 0.54.9):
 
 - the page loop (`RESTStream.request_records`) runs in a background thread that sends the next
-  page's request as soon as a response is read, while the main thread writes records (at most
-  two pages read ahead);
+  page's request as soon as a response is read, and hands the page to the main thread, which
+  writes its records, once that request is sent (at most two pages read ahead);
 - preparing and sending a request (`_prepare_request`, `_request`) skip what the next page's
   request does not need: a full preparation, a second authentication, the metric log line;
 - the RECORD message of a record (`Stream._generate_record_messages`) skips the steps that cannot
@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from requests.utils import requote_uri
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -31,6 +32,7 @@ from singer_sdk.streams.rest import PageContext
 
 from tap_recotap.output import RecotapWriter
 from tap_recotap.prefetch import Prefetcher
+from tap_recotap.transport import after_request_sent
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -89,7 +91,7 @@ class FastRESTStream(RESTStream[_TToken]):
         with (
             self.get_http_request_counter() as request_counter,
             Prefetcher[_Fetched](
-                f"{self.name}-prefetch", lambda emit: self._fetch_pages(context, emit)
+                f"{self.name}-prefetch", lambda pages: self._fetch_pages(context, pages)
             ) as pages,
         ):
             request_counter.with_context(context)
@@ -118,37 +120,76 @@ class FastRESTStream(RESTStream[_TToken]):
         it; True keeps paging to the paginator alone."""
         return True
 
-    def _fetch_pages(self, context: Context | None, emit: Callable[[_Fetched], bool]) -> None:
+    def _fetch_pages(self, context: Context | None, pages: Prefetcher[_Fetched]) -> None:
         """The page chain (prefetch thread): fetch, advance the paginator, send the next request.
 
-        The next request is prepared before the page is handed over and sent right after, so
-        nothing but the response's own decoding stands between a response and the next request.
+        Each page is handed to the main thread once the next page's request has been sent
+        (`_fetch_handing_over`), so that nothing but the response's own reading stands between
+        a response and the next request.
         """
         paginator: BaseAPIPaginator[Any] = self.get_new_paginator() or SinglePagePaginator()
         fetch = self._fetcher(context)
         request = self._prepare_request(context=context, page=paginator)
-        pages = 0
+        previous: _Fetched | None = None
+        with_records = 0
         while True:
-            fetched = fetch(request)
+            fetched = self._fetch_handing_over(fetch, request, previous, pages)
+            if fetched is None:  # the consumer has left
+                return
             response = fetched.response
             if self.page_has_records(response):
-                pages += 1
+                with_records += 1
             elif not paginator.continue_if_empty(response):
-                emit(replace(fetched, stopped_after_pages=pages))
+                pages.put(replace(fetched, stopped_after_pages=with_records))
                 return
             try:
                 paginator.advance(response)
             except Exception:
                 # A repeated cursor or a missing one: raised after this page's records, as by
                 # the SDK's loop, which advances only then.
-                emit(fetched)
+                pages.put(fetched)
                 raise
             if paginator.finished:
-                emit(fetched)
+                pages.put(fetched)
                 return
             request = self._prepare_request(context=context, page=paginator)
-            if not emit(fetched):
-                return
+            previous = fetched
+
+    @staticmethod
+    def _fetch_handing_over(
+        fetch: Callable[[requests.PreparedRequest], _Fetched],
+        request: requests.PreparedRequest,
+        previous: _Fetched | None,
+        pages: Prefetcher[_Fetched],
+    ) -> _Fetched | None:
+        """Fetch `request`, handing `previous` over as soon as the request is sent; None if the
+        consumer has left.
+
+        Handed over earlier, the main thread's work on `previous` delays the request (see
+        tap_recotap.transport). Room is awaited before the request leaves, so at most two pages
+        are read ahead. When the request is never sent (every attempt failed to connect) or the
+        hook cannot run (through a proxy), `previous` is handed over after the answer.
+        """
+        if previous is None:
+            return fetch(request)
+        if not pages.wait_for_room():
+            return None
+        handed_over = False
+
+        def hand_over() -> None:
+            nonlocal handed_over
+            handed_over = pages.put(previous)
+
+        with after_request_sent(hand_over):
+            try:
+                fetched = fetch(request)
+            except BaseException:
+                if not handed_over:
+                    pages.put(previous)
+                raise
+        if not handed_over and not pages.put(previous):
+            return None
+        return fetched
 
     @override
     def _prepare_request(
@@ -169,7 +210,14 @@ class FastRESTStream(RESTStream[_TToken]):
         previous = self._previous_request
         if previous is not None and previous[0] == same and not self.requests_session.cookies:
             prepared = previous[1].copy()
-            prepared.prepare_url(http_request.url, http_request.encode_params())
+            query = http_request.encode_params()
+            if query and not any(mark in http_request.url for mark in "?#"):
+                # What `prepare_url` gives, without parsing the URL again: the previous
+                # request's URL, already prepared, with this query (re-quoted as requests does).
+                origin_and_path = (prepared.url or "").split("?", 1)[0]
+                prepared.url = f"{origin_and_path}?{requote_uri(query)}"
+            else:
+                prepared.prepare_url(http_request.url, query)
         else:
             prepared = super()._prepare_request(context=context, page=page)
         self._previous_request = (same, prepared)

@@ -23,16 +23,17 @@ _T = TypeVar("_T")
 
 
 class Prefetcher(Generic[_T]):
-    """Runs `produce(emit)` in a daemon thread and yields what it emits, in order.
+    """Runs `produce(prefetcher)` in a daemon thread and yields what it `put`s, in order.
 
-    `emit(item)` waits while an earlier item is still waiting for the consumer, and returns False
-    once the consumer has left (the producer should then stop). A daemon thread rather than an
-    executor: the interpreter joins executor workers at exit, so an interrupted run (SIGTERM,
-    Ctrl-C) would first wait for a request whose page it no longer needs, retries included. Use
-    as a context manager; leaving it lets the producer finish its current step and stop.
+    The producer's side is `put` and `wait_for_room`; both wait while an earlier item is still
+    waiting for the consumer, and return False once the consumer has left (the producer should
+    then stop). A daemon thread rather than an executor: the interpreter joins executor workers
+    at exit, so an interrupted run (SIGTERM, Ctrl-C) would first wait for a request whose page
+    it no longer needs, retries included. Use as a context manager; leaving it lets the
+    producer finish its current step and stop.
     """
 
-    def __init__(self, name: str, produce: Callable[[Callable[[_T], bool]], None]) -> None:
+    def __init__(self, name: str, produce: Callable[[Prefetcher[_T]], None]) -> None:
         self._produce = produce
         self._changed = threading.Condition()
         self._waiting: deque[_T] = deque()
@@ -41,20 +42,31 @@ class Prefetcher(Generic[_T]):
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def _emit(self, item: _T) -> bool:
+    def wait_for_room(self) -> bool:
+        """Wait until no item is waiting; False if the consumer has left. Only the producer
+        adds items, so a `put` right after this returns True does not wait."""
         with self._changed:
-            while self._waiting and not self._closed:
-                self._changed.wait()
-            if self._closed:
+            return self._room_made()
+
+    def put(self, item: _T) -> bool:
+        """Hand `item` over, after waiting for room; False if the consumer has left."""
+        with self._changed:
+            if not self._room_made():
                 return False
             self._waiting.append(item)
             self._changed.notify_all()
             return True
 
+    def _room_made(self) -> bool:
+        # With `_changed` held: wait while an item is waiting; whether the consumer is still here.
+        while self._waiting and not self._closed:
+            self._changed.wait()
+        return not self._closed
+
     def _run(self) -> None:
         error: BaseException | None = None
         try:
-            self._produce(self._emit)
+            self._produce(self)
         except BaseException as exc:  # noqa: BLE001 (handed over: the consumer raises it)
             error = exc
         with self._changed:
@@ -62,7 +74,7 @@ class Prefetcher(Generic[_T]):
             self._changed.notify_all()
 
     def __iter__(self) -> Iterator[_T]:
-        """The emitted items; then the producer's exception, if it raised one."""
+        """The items put; then the producer's exception, if it raised one."""
         self._thread.start()
         while True:
             with self._changed:

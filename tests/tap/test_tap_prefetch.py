@@ -15,6 +15,8 @@ from contextlib import redirect_stdout
 from datetime import datetime
 
 import pytest
+from requests.adapters import HTTPAdapter
+from singer_sdk.streams import RESTStream
 from tap_helpers import new_tap, parse_messages, run_tap
 
 from tap_recotap import pagination
@@ -37,8 +39,25 @@ def _wait_for_account_requests(sandbox, count: int) -> int:
     return _account_requests(sandbox)
 
 
-def test_pages_are_read_ahead_of_the_records_being_written_but_at_most_two(sandbox, tap_config):
-    records = iter(new_tap(tap_config, only="accounts").streams["accounts"].get_records(None))
+@pytest.fixture(params=["hand-over hook", "no hook"])
+def with_hook(request) -> bool:
+    """Both ways a page reaches the main thread: once the next request is sent, or (where the
+    hook cannot run, as through a proxy) after its answer."""
+    return request.param == "hand-over hook"
+
+
+def _accounts_tap(tap_config, *, with_hook: bool, state=None):
+    tap = new_tap(tap_config, state=state, only="accounts")
+    if not with_hook:
+        tap.streams["accounts"].requests_session.mount("http://", HTTPAdapter())
+    return tap
+
+
+def test_pages_are_read_ahead_of_the_records_being_written_but_at_most_two(
+    sandbox, tap_config, with_hook
+):
+    tap = _accounts_tap(tap_config, with_hook=with_hook)
+    records = iter(tap.streams["accounts"].get_records(None))
     read = []
     for page in range(1, PAGES + 1):
         read.append(next(records))  # the first record of `page`: later pages are on their way
@@ -78,7 +97,7 @@ def test_a_prefetched_page_is_retried_under_the_same_policy(sandbox, tap_config,
 
 
 def test_a_prefetched_page_that_keeps_failing_ends_the_run_after_the_pages_before_it(
-    sandbox, tap_config
+    sandbox, tap_config, with_hook
 ):
     saved = run_tap(tap_config, only="accounts").states[-1]
     assert len(sandbox.admin.rescore(share=1.0)) == 250  # the next run reads all 5 pages again
@@ -88,7 +107,7 @@ def test_a_prefetched_page_that_keeps_failing_ends_the_run_after_the_pages_befor
 
     out = io.StringIO()
     with redirect_stdout(out), pytest.raises(RecotapUnavailableError) as failure:
-        new_tap(tap_config, state=saved, only="accounts").sync_all()
+        _accounts_tap(tap_config, with_hook=with_hook, state=saved).sync_all()
 
     # The message the sequential loop gave: the policy's exhaustion error, naming the request.
     assert str(failure.value) == (
@@ -160,3 +179,26 @@ def test_every_request_logs_its_duration_metric_once(sandbox, tap_config, caplog
     assert statuses.count((200, "succeeded")) == PAGES
     assert statuses.count((503, "failed")) == 1
     assert all(p["tags"]["endpoint"] == "/accounts" and p["value"] > 0 for p in points)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["eyJpZCI6MTIzfQ==", "a b&c=d/e?f#g", "100%+ünï€😀", "~-._!*'();:@,$[]"]
+)
+@pytest.mark.parametrize("domains", [None, ["a.example.com", "b.example.org"]])
+def test_a_next_page_request_is_the_one_the_sdk_would_prepare(tap_config, cursor, domains):
+    # Pages after the first reuse the previous prepared request with the new query; what is
+    # sent must not differ from the SDK's own preparation, whatever the cursor holds.
+    config = {**tap_config, "domains": domains} if domains else tap_config
+    stream = new_tap(config, only="accounts").streams["accounts"]
+    paginator = stream.get_new_paginator()
+    first = stream._prepare_request(context=None, page=paginator)
+    paginator._value = pagination.PageToken(cursor=cursor)  # as `advance` sets it
+    fast = stream._prepare_request(context=None, page=paginator)
+    sdk = RESTStream._prepare_request(stream, context=None, page=paginator)
+    assert first.url != fast.url
+    assert (fast.method, fast.url, fast.headers, fast.body) == (
+        sdk.method,
+        sdk.url,
+        sdk.headers,
+        sdk.body,
+    )
