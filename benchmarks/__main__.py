@@ -69,8 +69,8 @@ class Bench:
                 for program in programs:
                     self._tap_run(sandbox, program, config, catalog, records=records, latency=0)
             sandbox.admin.set_faults(latency_ms=latency)
-            # The fetch-only client at the same latency is the floor any client can reach: pages
-            # are sequential (each needs the previous nextCursor).
+            # The fetch-only client at the same latency: what requests and json alone need per
+            # page, pages being sequential (each request needs the previous nextCursor).
             for program in (rep.SANDBOX_ONLY, rep.RAW_TAP, rep.TAP):
                 self._tap_run(sandbox, program, config, catalog, records=records, latency=latency)
             sandbox.admin.clear_faults()

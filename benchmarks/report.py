@@ -148,9 +148,9 @@ def _tap_latency(report: Report) -> Goal:
         ratio = run.usage.wall_s / ideal
         _judge(goal, ratio, passed=ratio <= 1.05)
         goal.detail = f"{pages} pages x {latency} ms = {ideal:.1f} s"
-        floor = report.find("tap", SANDBOX_ONLY, latency_ms=latency)
-        if floor and floor.usage:
-            goal.detail += f"; fetch-only client: {floor.usage.wall_s / ideal:.2f}x"
+        fetch_only = report.find("tap", SANDBOX_ONLY, latency_ms=latency)
+        if fetch_only and fetch_only.usage:
+            goal.detail += f"; fetch-only client: {fetch_only.usage.wall_s / ideal:.3f}x"
     return goal
 
 
@@ -194,7 +194,7 @@ def _rss_growth(side: str, program: str) -> Callable[[Report], Goal]:
 
 
 def _judge(goal: Goal, ratio: float, *, passed: bool) -> None:
-    goal.measured = f"{ratio:.2f}x"
+    goal.measured = f"{ratio:.3f}x"  # three decimals: 1.051 must not read as 1.05
     goal.status = PASS if passed else FAIL
 
 
