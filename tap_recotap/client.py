@@ -62,7 +62,7 @@ class RecotapStream(FastRESTStream[PageToken]):
         session = super().requests_session
         if session.trust_env:  # not set up yet (read_environment_once turns it off)
             session.verify = read_environment_once(session, self.url_base)
-            # Lets the prefetch thread hand a page over as soon as the next request is sent.
+            # Page hand-over right after the next request is sent, one pool lookup per host.
             for prefix in ("https://", "http://"):
                 session.mount(prefix, TapTransportAdapter())
         return session
