@@ -8,7 +8,6 @@ fault makes one request take a known time, so what overtakes it shows what was i
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,17 @@ from pathlib import Path
 from target_recotap.in_flight import INLINE_BELOW, InFlightBatches
 
 TARGET_CLI = Path(sys.executable).parent / "target-recotap"
+
+
+def _start_target(config: Path, *, stderr: int) -> subprocess.Popen[str]:
+    """target-recotap as its own process (for signals), Singer lines on stdin and stdout."""
+    return subprocess.Popen(
+        [str(TARGET_CLI), "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
 
 
 def _batch_accounts(batches: int, size: int = 100) -> list[dict]:
@@ -161,14 +171,7 @@ def test_state_is_emitted_only_after_the_batches_in_flight_are_confirmed(
     config = tmp_path / "config.json"
     config.write_text(json.dumps(harness.config()))
 
-    with subprocess.Popen(
-        [str(TARGET_CLI), "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=dict(os.environ),
-    ) as target:
+    with _start_target(config, stderr=subprocess.DEVNULL) as target:
         assert target.stdin is not None
         assert target.stdout is not None
         target.stdin.write("".join(json.dumps(message) + "\n" for message in messages))
@@ -242,13 +245,7 @@ def test_sigterm_during_a_batch_sent_inline_stops_without_state(harness, sandbox
     config.write_text(json.dumps(harness.config(batch_size_rows=10)))
     records = _batch_accounts(4, size=10)
     first = [*harness.stream("accounts", records[:30]), harness.state({"pushed": 30})]
-    with subprocess.Popen(
-        [str(TARGET_CLI), "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as target:
+    with _start_target(config, stderr=subprocess.PIPE) as target:
         assert target.stdin is not None
         target.stdin.write("".join(json.dumps(message) + "\n" for message in first))
         target.stdin.flush()
