@@ -237,19 +237,29 @@ class Envelope(msgspec.Struct, Generic[_Data]):
     data: _Data
 
 
-_envelope_decoder = msgspec.json.Decoder(Envelope[msgspec.Raw])
+_raw_data_decoder = msgspec.json.Decoder(Envelope[msgspec.Raw])
+_data_decoder = msgspec.json.Decoder(Envelope[Any])
 
 
 def envelope_data_json(response: requests.Response) -> msgspec.Raw:
     """The `data` member of a successful response's envelope (§2.4), still JSON text.
 
     The whole body is checked to be JSON, but only the envelope is built: what `data` holds is
-    decoded by the caller, when and where it needs it. A 2xx body that is not the JSON envelope
-    (a proxy's error page, a truncated body) is treated as retriable rather than as an empty
-    result.
+    decoded by the caller, when and where it needs it.
     """
+    return _envelope_data(response, _raw_data_decoder)
+
+
+def envelope_data(response: requests.Response) -> Any:
+    """The `data` member of a successful response's envelope (§2.4), decoded."""
+    return _envelope_data(response, _data_decoder)
+
+
+def _envelope_data(response: requests.Response, decoder: msgspec.json.Decoder[Envelope[_T]]) -> _T:
+    # A 2xx body that is not the JSON envelope (a proxy's error page, a truncated body) is
+    # treated as retriable rather than as an empty result.
     try:
-        return _envelope_decoder.decode(response.content).data
+        return decoder.decode(response.content).data
     except msgspec.ValidationError as exc:  # JSON, but no object with `data`
         raise RecotapRetriableError(
             f"Recotap sent a body without the response envelope to {describe_request(response)}",
@@ -259,11 +269,6 @@ def envelope_data_json(response: requests.Response) -> msgspec.Raw:
         raise RecotapRetriableError(
             f"Recotap sent an unreadable body to {describe_request(response)}", response
         ) from exc
-
-
-def envelope_data(response: requests.Response) -> Any:
-    """The `data` member of a successful response's envelope (§2.4), decoded."""
-    return msgspec.json.decode(envelope_data_json(response))
 
 
 def retry_after_seconds(
