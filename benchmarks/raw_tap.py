@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -73,7 +73,7 @@ def extract(config: dict[str, Any], out: TextIO) -> None:
     bookmark = None
     for page in pages(config):
         bookmark = bookmark or page.get("syncTimestamp")
-        extracted = datetime.now(timezone.utc).isoformat()
+        extracted = datetime.now(UTC).isoformat()
         for account in page["data"]:
             write(
                 json.dumps(

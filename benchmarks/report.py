@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -121,7 +121,7 @@ class Report:
     def write_json(self, directory: Path) -> Path:
         """Write `<directory>/<UTC timestamp>.json`; return its path."""
         directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = directory / f"{stamp}.json"
         path.write_text(json.dumps(self.as_json(), indent=2) + "\n", encoding="utf-8")
         return path
@@ -290,7 +290,7 @@ def _mib(kib: int) -> str:
 def machine_facts() -> dict[str, Any]:
     """CPU model, cores, memory, Python, singer-sdk, git commit and date of this run."""
     return {
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu": _cpuinfo("model name") or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Extended ISO-8601 only: a date, optionally a time (minutes, seconds, fraction), optionally an
 # offset. class-validator's isISO8601 accepts more exotic forms; these are the ones clients send.
@@ -22,7 +22,7 @@ def now_ms() -> int:
 
 def iso_ms(ms: int) -> str:
     """Format epoch milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    moment = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
@@ -40,8 +40,8 @@ def parse_iso_us(text: str) -> int | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

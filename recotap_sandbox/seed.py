@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import random
 from array import array
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from recotap_sandbox.accounts import SCORE_FIELDS, AccountTable
 from recotap_sandbox.clock import Clock
 from recotap_sandbox.store import CustomField, Segment, Store
 
-_SEED_START_MS = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+_SEED_START_MS = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
 _SEED_SPAN_MS = 300 * 86_400_000
 # fmt: off
 _ADJECTIVES = (
