@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed-pyproject-sha256"
+MIN_PYTHON = (3, 11)  # pyproject.toml's requires-python
 
 
 def ensure_venv() -> None:
@@ -70,5 +71,12 @@ COMMANDS = {"test": test, "demo": demo, "bench": bench}
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:  # noqa: PLR2004
         sys.exit(f"usage: python3 run.py {{{','.join(COMMANDS)}}} [args...]")
+    if sys.version_info < MIN_PYTHON:
+        # Before pip's "requires a different Python", which does not say what to do.
+        sys.exit(
+            f"This project needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; this is "
+            f"{sys.version.split()[0]} ({sys.executable}). Run it with a newer python3, "
+            "e.g. python3.12 run.py ... (Python 3.10 reached its end of life in October 2026)."
+        )
     ensure_venv()
     COMMANDS[sys.argv[1]](sys.argv[2:])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from requests.utils import requote_uri
@@ -259,7 +259,7 @@ class FastRESTStream(RESTStream[_TToken]):
 
         def fetch(prepared: requests.PreparedRequest) -> _Fetched:
             response = request(prepared, context)
-            return _Fetched(prepared, response, datetime.now(timezone.utc))
+            return _Fetched(prepared, response, datetime.now(UTC))
 
         return fetch
 
@@ -297,7 +297,7 @@ class FastRESTStream(RESTStream[_TToken]):
             return
         if self._deselects_properties():
             pop_deselected_record_properties(record, self.schema, self.mask)
-        extracted = self._time_extracted or datetime.now(timezone.utc)
+        extracted = self._time_extracted or datetime.now(UTC)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:

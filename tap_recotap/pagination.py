@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -136,7 +136,7 @@ def _is_array(json_text: msgspec.Raw) -> bool:
 def parse_timestamp(value: str) -> datetime:
     """Parse an ISO-8601 date or datetime (a trailing Z allowed); naive values are UTC."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _parse_sync_timestamp(value: Any, response: requests.Response) -> datetime | None:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import TracebackType
-
-    from typing_extensions import Self
+    from typing import Self
 
 _T = TypeVar("_T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 # The SDK's name for the signpost entry in a stream's state (no public accessor in 0.54).
@@ -42,7 +42,7 @@ MAX_LIMIT = 500
 
 def format_last_sync(moment: datetime) -> str:
     """`lastSync` as ISO-8601 UTC with milliseconds, truncated (never later than `moment`)."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AccountsStream(RecotapStream):
@@ -141,7 +141,7 @@ class AccountsStream(RecotapStream):
 
 
 def _isoformat(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SegmentsStream(RecotapStream):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,7 +48,7 @@ class FailedRecordsFile:
             "stream": stream,
             "record": record,
             "reason": reason,
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
         }
         data = _encoder.encode(line) + b"\n"
         with self._lock:

@@ -6,7 +6,7 @@ target suites.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -57,13 +57,13 @@ def test_retry_after_in_seconds():
 
 
 def test_retry_after_as_http_date():
-    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
     header = format_datetime(now + timedelta(seconds=30), usegmt=True)
     assert retry_after_seconds(_response_with_retry_after(header), now=now) == 30.0
 
 
 def test_retry_after_in_the_past_or_unreadable_or_absent():
-    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
     past = format_datetime(now - timedelta(seconds=30), usegmt=True)
     assert retry_after_seconds(_response_with_retry_after(past), now=now) == 0.0
     assert retry_after_seconds(_response_with_retry_after("soon")) is None

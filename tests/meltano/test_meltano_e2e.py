@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -111,9 +111,7 @@ def _as_warehouse_row(account: dict) -> dict:
         "rtp_bombora_intent_score": account["rtp_bombora_intent_score"],
         "rtp_journey_stage": account["rtp_journey_stage"] or None,
         "rtp_last_account_date": (
-            datetime.fromisoformat(last.replace("Z", "+00:00"))
-            .astimezone(timezone.utc)
-            .replace(tzinfo=None)
+            datetime.fromisoformat(last.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
             if last
             else None
         ),
@@ -189,7 +187,7 @@ def test_meltano_run_pushes_extracts_and_then_extracts_only_what_changed(pipelin
     result = pipeline.meltano("state", "get", STATE_ID)
     bookmark = json.loads(result.stdout)["singer_state"]["bookmarks"]["accounts"]
     assert bookmark["replication_key"] == "_sdc_sync_timestamp"
-    assert datetime.fromisoformat(bookmark["replication_key_value"]) <= datetime.now(timezone.utc)
+    assert datetime.fromisoformat(bookmark["replication_key_value"]) <= datetime.now(UTC)
 
 
 def _upsert(sandbox: SandboxProcess, account: dict) -> str:
