@@ -3,7 +3,7 @@
 
     python3 run.py test   # lint, type-check and run the whole test suite
     python3 run.py demo   # the main job: start a local sandbox and run the pipeline against it
-    python3 run.py bench  # the benchmark (about 10 minutes; --quick for a smoke run)
+    python3 run.py bench  # the benchmark (about 15 minutes; --quick for a smoke run)
 
 Each command first makes (or refreshes) the project's virtualenv in .venv, installing this
 project with its dev extras; the install is skipped when pyproject.toml has not changed.
