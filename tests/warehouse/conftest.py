@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from warehouse_helpers import API_KEY, MELTANO, PLUGINS, ROOT, Pipeline
@@ -21,9 +25,17 @@ _databases = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> warehouse.Server:
-    """The embedded PostgreSQL server, started once (stopped when the worker exits)."""
-    return warehouse.start_server(tmp_path_factory.mktemp("warehouse") / "pgdata")
+def postgres() -> Iterator[warehouse.Server]:
+    """The embedded PostgreSQL server, started once and stopped at the end.
+
+    Not under pytest's temp directory: pytest keeps /tmp/pytest-of-<user> private (0700, reset
+    by every pytest run), and as root the server runs as its own user, who must get through.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="recotap-warehouse-"))
+    server = warehouse.start_server(workdir / "pgdata")
+    yield server
+    server.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
