@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,15 +89,3 @@ class Pipeline:
                 return []
             names = [d.name for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def record_count(log: str, plugin: str, stream: str) -> int:
-    """The `record_count` metric `plugin` logged for `stream` in a `meltano run` log."""
-    metrics = [json.loads(m) for m in re.findall(rf"{plugin}\s+METRIC: (\{{.*\}})", log)]
-    counts = [
-        int(m["value"])
-        for m in metrics
-        if m["metric"] == "record_count" and m["tags"].get("stream") == stream
-    ]
-    assert len(counts) == 1, f"expected one record_count for {stream}, got {counts}"
-    return counts[0]
