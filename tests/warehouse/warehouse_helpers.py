@@ -84,7 +84,7 @@ class Pipeline:
     def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
         """Rows of `query` in this pipeline's database, as dicts."""
         with warehouse.connect(self.server, self.database) as db, db.cursor() as cursor:
-            cursor.execute(query, params or None)  # type: ignore[arg-type]
+            cursor.execute(query, params or None)
             if cursor.description is None:
                 return []
             names = [d.name for d in cursor.description]
