@@ -77,6 +77,10 @@ class AdminClient:
             body["rtp_aids"] = rtp_aids
         return list(self._call("POST", "rescore", body)["rescored"])
 
+    def set_segment_status(self, segment_id: str, status: str) -> None:
+        """Archive (``"archived"``) or restore (``"active"``, ``"draft"``) a segment."""
+        self._call("PATCH", f"segments/{segment_id}", {"status": status})
+
     def dump(self) -> dict[str, Any]:
         """Everything stored."""
         result: dict[str, Any] = self._call("GET", "dump")

@@ -99,6 +99,22 @@ async def rescore(request: web.Request) -> web.Response:
     return plain_json({"rescored": scoring.rescore(store, picked)})
 
 
+_SEGMENT_STATUSES = ("active", "draft", "archived")
+
+
+@routes.patch("/_sandbox/segments/{segment_id}")
+async def set_segment_status(request: web.Request) -> web.Response:
+    """Change a segment's status, as a user archiving or restoring it in Recotap's UI."""
+    segment = _state(request).store.segments.get(request.match_info["segment_id"])
+    status = (await _object(request)).get("status")
+    if segment is None:
+        return _bad("unknown segmentId")
+    if status not in _SEGMENT_STATUSES:
+        return _bad(f"status must be one of {', '.join(_SEGMENT_STATUSES)}")
+    segment.status = status
+    return plain_json({"segmentId": segment.segment_id, "status": segment.status})
+
+
 @routes.get("/_sandbox/dump")
 async def dump(request: web.Request) -> web.Response:
     """Everything stored, including what the API never shows."""

@@ -185,11 +185,14 @@ class UnmappedAccountsStream(RecotapStream):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         records = read_page(response).records
+        yield from records
+        # After the records, so that it is among the run's last lines (the last stream synced),
+        # where a scheduled job's log is read; WARNING so that log alerts pick it up.
         if len(records) >= MAX_LIMIT:
             self.logger.warning(
-                "unmapped_accounts: the API returned its maximum of %d accounts and has no "
-                "cursor (§4.4); more unmapped accounts may exist. Map these (PATCH "
-                "/accounts/external-ids, e.g. with target-recotap) and run again for the rest.",
-                MAX_LIMIT,
+                "unmapped_accounts: %d read, the most one call returns; more accounts without "
+                "an externalId may be waiting (the endpoint has no cursor, §4.4). Map these "
+                "(external_id_mappings through target-recotap) and run again to read the next "
+                "ones: docs/tap.md, 'Draining unmapped accounts'.",
+                len(records),
             )
-        yield from records

@@ -57,9 +57,14 @@ class TapRecotap(Tap):
         TapCapabilities.DISCOVER,
         TapCapabilities.STATE,
         TapCapabilities.TEST,  # not among the SDK defaults although --test works
+        # With `emit_activate_version_messages`, the SDK sends ACTIVATE_VERSION before each
+        # full-table stream's records; a loader that supports it drops what was not re-sent.
+        TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
+        # Meltano then shows our log levels as such: a WARNING reaches a scheduled job's alerts.
+        PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
     config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(
@@ -96,6 +101,18 @@ class TapRecotap(Tap):
             "accounts bookmark is set to, and so the next run's lastSync starts from. Covers "
             "writes the API stamps around the moment it reads; costs only repeats of accounts "
             "changed in that window.",
+        ),
+        th.Property(
+            # The SDK reads this key but, for taps, declares no setting for it (0.54).
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            title="Emit ACTIVATE_VERSION",
+            description="Send ACTIVATE_VERSION for the full-table streams (segments, "
+            "custom_fields, unmapped_accounts), so that a loader supporting it (e.g. "
+            "target-postgres, target-snowflake) removes rows Recotap no longer returns: "
+            "archived segments, deactivated fields, accounts mapped since. Leave off for "
+            "loaders without activate-version support.",
         ),
     ).to_dict()
 

@@ -148,3 +148,20 @@ def test_bad_reset_body_is_400_and_keeps_data(sandbox, body):
     response = requests.post(f"{sandbox.base_url}/_sandbox/reset", data=body, timeout=5)
     assert response.status_code == 400
     assert len(sandbox.admin.dump()["accounts"]) == 250
+
+
+def test_an_archived_segment_leaves_the_api_and_a_restored_one_returns(api, sandbox):
+    listed = api.data("/segments", limit=100)["data"]
+    gone = listed[0]["segmentId"]
+
+    sandbox.admin.set_segment_status(gone, "archived")
+    after = [s["segmentId"] for s in api.data("/segments", limit=100)["data"]]
+    sandbox.admin.set_segment_status(gone, "active")
+    restored = [s["segmentId"] for s in api.data("/segments", limit=100)["data"]]
+
+    assert after == [s["segmentId"] for s in listed[1:]]
+    assert restored == [s["segmentId"] for s in listed]
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.set_segment_status(gone, "deleted")
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.set_segment_status("no-such-segment", "archived")

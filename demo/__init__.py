@@ -1,0 +1,1 @@
+"""The demo: CRM → Recotap → warehouse on one machine (`python3 run.py demo`)."""
