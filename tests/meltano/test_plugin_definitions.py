@@ -76,6 +76,16 @@ class UserProject:
         return sum(n for route, n in by_route.items() if route.startswith(WRITE_ROUTES))
 
 
+def settings_of(plugin: str) -> set[str]:
+    about = subprocess.run(
+        [str(Path(sys.executable).with_name(plugin)), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(about.stdout)["settings"]["properties"])
+
+
 def _definition_pointing_at_this_repo(plugin: str, folder: Path) -> Path:
     definition = yaml.safe_load(DEFINITIONS[plugin].read_text())
     definition["pip_url"] = f"-e {ROOT}"
@@ -111,9 +121,15 @@ def test_both_definitions_are_added_as_the_right_plugin_types(project):
 def test_every_setting_of_both_plugins_can_come_from_its_environment_variable(project):
     """Every kind of setting, both plugins, in one `meltano run` (Meltano 4.4.1 once failed
     here on `kind: decimal`): strings, integers, numbers, booleans, arrays, a date, objects."""
-    accounts = project.sandbox.admin.dump()["accounts"]
-    domains = sorted(a["domain"] for a in accounts)[:3]
+    dump = project.sandbox.admin.dump()
+    domains = sorted(a["domain"] for a in dump["accounts"])[:3]
+    segment = next(
+        s["segmentId"]
+        for s in dump["segments"]
+        if s["type"] == "static" and s["status"] == "active"
+    )
     failed = project.root / "failed" / "records.jsonl"
+    # Both plugins' api_key and api_url come from the environment already (UserProject.env).
     settings = {
         "TAP_RECOTAP_REQUEST_TIMEOUT": "30.5",  # number
         "TAP_RECOTAP_MAX_RETRIES": "3",  # integer
@@ -123,25 +139,40 @@ def test_every_setting_of_both_plugins_can_come_from_its_environment_variable(pr
         "TAP_RECOTAP_DOMAINS": json.dumps(domains),  # array
         "TAP_RECOTAP_LOOKBACK_SECONDS": "0",
         # object: only the accounts stream reaches the target (it has no destination for the
-        # other three); flattening is then off, as the target needs customFields whole.
+        # other three).
         "TAP_RECOTAP_STREAM_MAPS": json.dumps(
             {"segments": None, "custom_fields": None, "unmapped_accounts": None}
         ),
         "TAP_RECOTAP_STREAM_MAP_CONFIG": json.dumps({"unused": 1}),
+        "TAP_RECOTAP_FAKER_CONFIG": json.dumps({"seed": 1}),
         "TAP_RECOTAP_FLATTENING_ENABLED": "false",  # boolean
         "TAP_RECOTAP_FLATTENING_MAX_DEPTH": "1",
+        "TAP_RECOTAP_FLATTENING_MAX_KEY_LENGTH": "200",
+        "TAP_RECOTAP_FLATTENING_SEPARATOR": "__",  # string
         "TARGET_RECOTAP_REQUEST_TIMEOUT": "20.5",
         "TARGET_RECOTAP_MAX_RETRIES": "2",
         "TARGET_RECOTAP_RETRY_BASE_DELAY": "0.5",
         "TARGET_RECOTAP_UPSERT": "true",
+        "TARGET_RECOTAP_SEGMENT_ID": str(segment),
         "TARGET_RECOTAP_FAILED_RECORDS_PATH": str(failed),
         "TARGET_RECOTAP_MAX_FAILED_RECORDS": "0",
         "TARGET_RECOTAP_BATCH_SIZE_ROWS": "50",
         "TARGET_RECOTAP_MAX_IN_FLIGHT_BATCHES": "1",
         "TARGET_RECOTAP_VALIDATE_RECORDS": "false",
         "TARGET_RECOTAP_DRY_RUN": "true",
+        "TARGET_RECOTAP_STREAM_MAPS": json.dumps({"accounts": {"__alias__": "accounts"}}),
+        "TARGET_RECOTAP_STREAM_MAP_CONFIG": json.dumps({"unused": 1}),
+        "TARGET_RECOTAP_FAKER_CONFIG": json.dumps({"seed": 1}),
         "TARGET_RECOTAP_FLATTENING_ENABLED": "false",
+        "TARGET_RECOTAP_FLATTENING_MAX_DEPTH": "1",
+        "TARGET_RECOTAP_FLATTENING_MAX_KEY_LENGTH": "200",
+        "TARGET_RECOTAP_FLATTENING_SEPARATOR": "__",
     }
+    for plugin, prefix in (("tap-recotap", "TAP_RECOTAP_"), ("target-recotap", "TARGET_RECOTAP_")):
+        every = {f"{prefix}{name.upper()}" for name in settings_of(plugin)}
+        assert every - {f"{prefix}API_KEY", f"{prefix}API_URL"} == {
+            k for k in settings if k.startswith(prefix)
+        }, f"not every setting of {plugin} is tested"
     writes = project.writes()
 
     result = project.meltano("run", "tap-recotap", "target-recotap", env=settings)
@@ -152,6 +183,7 @@ def test_every_setting_of_both_plugins_can_come_from_its_environment_variable(pr
     )
     assert extracted == ["3"]  # `domains` applied
     assert "Dry run: not emitting STATE" in result.stderr  # `dry_run` applied
+    assert f"Accounts will be added to segment {segment}" in result.stderr  # `segment_id` too
     assert project.writes() == writes
     for plugin, prefix in (("tap-recotap", "TAP_RECOTAP_"), ("target-recotap", "TARGET_RECOTAP_")):
         dumped = project.meltano("invoke", "--dump=config", plugin, env=settings, shows_config=True)
