@@ -48,11 +48,11 @@ def coerce_numeric_strings(config: MutableMapping[str, Any], schema: Mapping[str
     A string that is not a number is left alone, for the schema check to name.
     """
     for name, value in config.items():
-        if not isinstance(value, str):
-            continue
         types = _types(schema.get("properties", {}).get(name, {}))
+        if not isinstance(value, str) or not types & {"number", "integer"}:
+            continue
         number = _as_number(value.strip(), integer_only="number" not in types)
-        if number is not None and types & {"number", "integer"}:
+        if number is not None:
             config[name] = number
 
 
@@ -78,7 +78,9 @@ class SettingsCheck(_Plugin):
     It overrides `PluginBase._validate_config`, the one SDK-private method this project
     overrides for settings (singer-sdk 0.54 has no public hook for it): it is the only step
     that runs after the config files and environment variables are merged and before the
-    plugin does anything else (the tap's discovery already sends the API key).
+    plugin does anything else (the tap's discovery already sends the API key). For the same
+    reason numeric strings are coerced in the SDK's `_config`, where its own defaults go too:
+    `config` is a read-only view of it. Both private uses are here and nowhere else.
     """
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -86,6 +88,9 @@ class SettingsCheck(_Plugin):
         # messages are replaced by ours, which never quote a secret.
         schema = self.config_jsonschema
         self.append_builtin_config(schema)  # the SDK's settings are known settings too
+        # A copy: the SDK would fill its defaults into the caller's own dict, so that a dict
+        # given to the tap and then to the target would carry the tap's settings along.
+        self._config = dict(self._config)
         coerce_numeric_strings(self._config, schema)
         with contextlib.suppress(ConfigValidationError):
             super()._validate_config(raise_errors=True)
@@ -139,8 +144,8 @@ def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
     if _is_secret(properties.get(name, {})):
         rule = f"{error.validator}: {error.validator_value!r}"
         return f"`{name}` is invalid ({rule}); its value is not shown because it is secret."
-    where = "".join(f"[{part!r}]" for part in list(error.path)[1:])
-    return f"`{name}`{where}: {error.message}"
+    # The SDK's own form for everything else (`... in config['page_size']`).
+    return f"{error.message} in config{''.join(f'[{part!r}]' for part in error.path)}"
 
 
 def _is_secret(property_schema: Mapping[str, Any]) -> bool:

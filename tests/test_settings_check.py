@@ -171,7 +171,7 @@ def test_numbers_may_come_as_strings_as_environment_variables_deliver_them(sandb
 
     assert good.returncode == 0, good.stderr
     assert bad.returncode == 1
-    assert "`request_timeout`: 'abc' is not of type 'number'" in bad.stderr
+    assert "'abc' is not of type 'number', 'null' in config['request_timeout']" in bad.stderr
 
 
 @pytest.mark.parametrize("plugin", ["tap-recotap", "target-recotap"])
