@@ -9,18 +9,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_recotap.http_policy import (
-    CONNECTION_SETTINGS,
-    DEFAULT_API_URL,
-    InsecureAPIURLError,
-    check_api_url,
-)
+from tap_recotap.http_policy import CONNECTION_SETTINGS
 from tap_recotap.http_session import session_from_config
 from tap_recotap.output import RecotapWriter
 from tap_recotap.schemas import account_schema
+from tap_recotap.settings_check import SettingsCheck
 from tap_recotap.streams import (
     MAX_LIMIT,
     AccountsStream,
@@ -42,10 +37,11 @@ if TYPE_CHECKING:
 _logger = logging.getLogger("tap-recotap")
 
 
-class TapRecotap(Tap):
+class TapRecotap(SettingsCheck, Tap):
     """Singer tap for the Recotap External API."""
 
     name = "tap-recotap"
+    package_name = "recotap-singer"  # the distribution, for --version and --about
     # The accounts schema comes from the workspace's custom fields (§4.6): re-discover after
     # creating fields (Meltano caches catalogs: `--refresh-catalog`).
     dynamic_catalog = True
@@ -128,19 +124,6 @@ class TapRecotap(Tap):
         """
         gc.freeze()
         super().invoke(**kwargs)
-
-    @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # The SDK's config check is the one place that runs before discovery (which already
-        # sends the key), so the https rule for `api_url` joins it.
-        errors = super()._validate_config(raise_errors=raise_errors)
-        try:
-            check_api_url(self.config.get("api_url", DEFAULT_API_URL))
-        except InsecureAPIURLError as exc:
-            errors.append(str(exc))
-            if raise_errors:
-                raise ConfigValidationError("Config validation failed", errors=errors) from exc
-        return errors
 
     def discover_streams(self) -> list[Stream]:
         """The four streams; the accounts schema is typed from the custom fields."""

@@ -13,6 +13,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.target_base import Target
 
 from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
+from tap_recotap.settings_check import SettingsCheck
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, RunReport
 from target_recotap.in_flight import InFlightBatches, InterruptedBatchError
@@ -36,7 +37,7 @@ class UnsupportedStreamError(ValueError):
     """A stream name target-recotap cannot route to a Recotap endpoint."""
 
 
-class TargetRecotap(LeanRecordPath):
+class TargetRecotap(SettingsCheck, LeanRecordPath):
     """Push accounts, deals, sales activities, custom fields, external ids and deal stages."""
 
     name = "target-recotap"
