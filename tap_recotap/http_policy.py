@@ -2,10 +2,11 @@
 
 Used by tap-recotap (hooked into the SDK's RESTStream), by `http_session.RecotapSession` (the
 target's client, and the tap's outside its streams) and by their tests. It owns: the auth
-header, the https rule for `api_url`, unwrapping the response envelope, classifying errors
-(fatal or retriable), retrying with exponential backoff and jitter while honouring
-`Retry-After`, the connection settings, and error texts that never carry the API key (it
-travels only in a request header, and no message here includes headers).
+header and the key's form, the https rule for `api_url`, redirects (never followed: the key
+would go with them), unwrapping the response envelope, classifying errors (fatal or
+retriable), retrying with exponential backoff and jitter while honouring `Retry-After`, the
+connection settings, and error texts that never carry the API key (it travels only in a
+request header, and no message here includes headers or the key).
 
 Reference: ../shared/recotap-api.md §2.2 (auth), §2.4 (envelope), §5 (errors), §6 (retries).
 """
@@ -15,16 +16,18 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import backoff
 import msgspec
 import requests
+import urllib3.exceptions
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -77,7 +80,7 @@ CONNECTION_SETTINGS: tuple[th.Property[Any], ...] = (
         default=1.0,
         title="Retry base delay",
         description="Seconds of the first retry wait; waits double per attempt, with "
-        "jitter, capped at 60 s. A Retry-After header from the server takes precedence.",
+        "jitter, capped at 60 s. A longer Retry-After from the server is honoured up to the cap.",
     ),
 )
 
@@ -112,6 +115,35 @@ def check_api_url(url: str) -> str:
     return url.rstrip("/")
 
 
+class InvalidAPIKeyError(ValueError):
+    """`api_key` cannot be sent in a request header (the message never shows the key)."""
+
+
+def clean_api_key(value: object) -> str:
+    """The API key as it goes into the `X-Api-Key` header, or a refusal that never shows it.
+
+    Surrounding whitespace is stripped: secrets read from a file usually end in a line break,
+    which no header may carry. What is left must be printable ASCII: anything else (a line break
+    inside it, a control or non-ASCII character) would make requests or http.client fail with a
+    message that quotes the whole key.
+    """
+    if not isinstance(value, str):
+        raise InvalidAPIKeyError(
+            f"api_key must be text, got a {type(value).__name__} (its value is not shown)."
+        )
+    key = value.strip()
+    if not key:
+        raise InvalidAPIKeyError("api_key is empty or only whitespace.")
+    for position, character in enumerate(key, start=1):
+        if not " " <= character <= "~":
+            raise InvalidAPIKeyError(
+                f"api_key cannot be sent in an HTTP header: character {position} of the key "
+                "(surrounding whitespace removed) is a line break, a control character or not "
+                "ASCII. Check how the secret is stored (the key is not shown)."
+            )
+    return key
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -142,6 +174,10 @@ class RecotapAuthError(RecotapAPIError):
     """HTTP 401: wrong key, or API access not enabled for the workspace."""
 
 
+class RecotapRedirectError(RecotapAPIError):
+    """A 3xx: never followed, since the request's API key (and body) would go with it."""
+
+
 class RecotapRetriableError(RetriableAPIError):
     """A 429, a 5xx, or an envelope we could not read: worth another try."""
 
@@ -152,6 +188,10 @@ class RecotapRetriableError(RetriableAPIError):
 
 class RecotapUnavailableError(RecotapAPIError):
     """Retries were exhausted."""
+
+
+class AnswerTooSlowError(requests.exceptions.ReadTimeout):
+    """A response still arriving when `request_timeout` ran out (retried like any timeout)."""
 
 
 RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -166,10 +206,31 @@ RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
 
 def describe_request(response: requests.Response) -> str:
     """`METHOD /path` of the request behind a response (no query string, no headers)."""
-    request = response.request
+    return _describe_prepared(response.request)
+
+
+def _describe_prepared(request: requests.PreparedRequest | None) -> str:
     path = urlsplit(request.url or "").path if request is not None else ""
     method = request.method if request is not None else "?"
     return f"{method} {path}"
+
+
+def _host_and_port(url: str) -> str:
+    """`host:port` of a URL (the scheme's default port when none is given)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def _describe_location(response: requests.Response) -> str:
+    """Where a redirect points: scheme, host, port and path (no query, no credentials)."""
+    location = response.headers.get("Location")
+    if not location:
+        return "no Location given"
+    target = urlsplit(urljoin(response.request.url or "", location.strip()))
+    if target.scheme not in {"http", "https"} or not target.hostname:
+        return f"an unusable Location ({location.strip()[:200]!r})"
+    return f"{target.scheme}://{_host_and_port(target.geturl())}{target.path}"
 
 
 def _decode(content: bytes) -> Any:
@@ -206,9 +267,19 @@ def format_validation_details(details: list[Any]) -> str:
 def raise_for_response(response: requests.Response) -> None:
     """Raise the right exception for a non-2xx response; return for success."""
     status = response.status_code
-    if status < HTTPStatus.BAD_REQUEST:
+    if status < HTTPStatus.MULTIPLE_CHOICES:
         return
     where = describe_request(response)
+    if status < HTTPStatus.BAD_REQUEST:
+        # The API documents no redirects (§2.1, §5). Following one would send the key header, and a
+        # write's body, to wherever it points (requests keeps custom headers across hosts).
+        raise RecotapRedirectError(
+            f"Recotap answered {where} with a redirect (HTTP {status}) to "
+            f"{_describe_location(response)}; it was not followed, so neither the API key nor "
+            "any data went there. The API documents no redirects: check api_url (scheme, host "
+            "and the /api/v1 path) and any proxy in between.",
+            status_code=status,
+        )
     if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         error = RecotapRetriableError(f"Recotap answered {status} to {where}", response)
         error.retry_after = retry_after_seconds(response)
@@ -295,8 +366,9 @@ class RetryPolicy:
     """How often and how patiently a request is retried.
 
     Waits grow exponentially from `base_delay` with "equal jitter" (half fixed, half random), so
-    parallel clients spread out. A `Retry-After` from the server replaces the computed wait.
-    Every wait is capped at `max_delay`.
+    parallel clients spread out. A `Retry-After` from the server lengthens a wait, never shortens
+    it: a date already past (a server clock behind ours) must not turn the backoff into a burst
+    of immediate retries. Every wait is capped at `max_delay`; a longer demand is logged as cut.
     """
 
     max_tries: int = 8
@@ -308,25 +380,30 @@ class RetryPolicy:
         exception = yield 0.0
         attempt = 0
         while True:
+            ceiling = min(self.max_delay, self.base_delay * 2**attempt)
+            wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not crypto)
             asked = getattr(exception, "retry_after", None)
             if asked is not None:
-                wait = min(float(asked), self.max_delay)
-            else:
-                ceiling = min(self.max_delay, self.base_delay * 2**attempt)
-                wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not crypto)
+                wait = min(max(wait, float(asked)), self.max_delay)
             attempt += 1
             exception = yield wait
 
     def wrap(self, func: Callable[..., _T], logger: logging.Logger) -> Callable[..., _T]:
         """Return `func` retried on RETRIABLE_EXCEPTIONS; exhaustion raises a clear error."""
+        # Whether any attempt of the current call (per thread: the target sends from several)
+        # was a 429, so that only then does the final message speak of rate limits.
+        calls = threading.local()
 
         def log_retry(details: Mapping[str, Any]) -> None:
+            exception = details.get("exception")
+            calls.rate_limited = calls.rate_limited or _is_rate_limit(exception)
             logger.warning(
-                "Recotap request failed (%s); attempt %d of %d, retrying in %.2f s",
-                _short(details.get("exception")),
+                "Recotap request failed (%s); attempt %d of %d, retrying in %.2f s%s",
+                describe_failure(exception),
                 details["tries"],
                 self.max_tries,
                 details["wait"],
+                self._cut_demand(exception),
             )
 
         retried = backoff.on_exception(
@@ -339,24 +416,106 @@ class RetryPolicy:
         )(func)
 
         def call(*args: Any, **kwargs: Any) -> _T:
+            calls.rate_limited = False
             try:
                 return retried(*args, **kwargs)
             except RETRIABLE_EXCEPTIONS as exc:
+                rate_limited = calls.rate_limited or _is_rate_limit(exc)
                 raise RecotapUnavailableError(
-                    f"Recotap still failing after {self.max_tries} attempts: {_short(exc)}. "
-                    "The API may be down or rate-limiting this key; try again later."
+                    f"Recotap still failing after {self.max_tries} attempts: "
+                    f"{describe_failure(exc)}. {_advice(exc, rate_limited=rate_limited)}"
                 ) from exc
 
         return call
 
+    def _cut_demand(self, exception: BaseException | None) -> str:
+        """What to add to a retry's log line when the server asked for more than the cap."""
+        asked = getattr(exception, "retry_after", None)
+        if asked is None or asked <= self.max_delay:
+            return ""
+        return f" (Recotap asked for {asked:.0f} s with Retry-After; waits are capped at " + (
+            f"{self.max_delay:.0f} s)"
+        )
 
-def _short(exception: BaseException | None) -> str:
-    """A one-line description of a request failure (the URL path, never headers)."""
+
+def _is_rate_limit(exception: BaseException | None) -> bool:
+    response = getattr(exception, "response", None)
+    return response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def _advice(exception: BaseException, *, rate_limited: bool) -> str:
+    """What to do about a request that kept failing, from what its attempts ran into."""
+    if rate_limited:
+        return (
+            "Recotap is rate-limiting this key: run less often, or raise max_retries / "
+            "retry_base_delay."
+        )
+    if isinstance(exception, requests.exceptions.ConnectionError) and not isinstance(
+        exception, requests.exceptions.ReadTimeout
+    ):
+        return "Check api_url, DNS, proxy and firewall settings, or whether the API is down."
+    return "The API may be down or overloaded; try again later."
+
+
+def describe_failure(exception: BaseException | None) -> str:
+    """A one-line description of a request failure: what went wrong, with whom, and why.
+
+    Never the headers (the key), never requests' nested exception texts: host and port, the
+    request's method and path, and the operating system's reason.
+    """
     if exception is None:
         return "unknown error"
-    if isinstance(exception, RetriableAPIError):
+    if isinstance(exception, (RetriableAPIError, AnswerTooSlowError)):
         return str(exception)
+    if isinstance(exception, requests.exceptions.RequestException):
+        return _describe_transport_failure(exception)
     return f"{type(exception).__name__}: {exception}"
+
+
+def _describe_transport_failure(exception: requests.exceptions.RequestException) -> str:
+    request = exception.request
+    url = getattr(request, "url", None) or ""
+    where = _host_and_port(url) if url else "the API"
+    what = _describe_prepared(request) if isinstance(request, requests.PreparedRequest) else "?"
+    if isinstance(exception, requests.exceptions.ConnectTimeout):
+        return f"cannot connect to {where}: timed out (request_timeout)"
+    if isinstance(exception, requests.exceptions.Timeout):
+        return f"{where} sent no answer to {what} within request_timeout"
+    if isinstance(exception, requests.exceptions.ConnectionError) and _never_sent(exception):
+        return f"cannot connect to {where}: {_root_reason(exception)}"
+    return f"the connection to {where} broke during {what}: {_root_reason(exception)}"
+
+
+def _causes(exception: BaseException) -> Generator[BaseException, None, None]:
+    """`exception` and what it wraps: urllib3's `reason`, exception arguments, causes."""
+    seen: set[int] = set()
+    pending = [exception]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [getattr(current, "reason", None), *current.args]
+        wrapped += [current.__cause__, current.__context__]
+        pending.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def _never_sent(exception: BaseException) -> bool:
+    """Whether the request failed before reaching the server (connection or name lookup)."""
+    return any(
+        isinstance(cause, urllib3.exceptions.NewConnectionError) for cause in _causes(exception)
+    )
+
+
+def _root_reason(exception: BaseException) -> str:
+    """The innermost reason of a request failure, e.g. `Connection refused`."""
+    innermost = exception
+    for cause in _causes(exception):
+        if isinstance(cause, OSError) and cause.strerror:
+            return str(cause.strerror)
+        innermost = cause
+    return str(innermost) or type(innermost).__name__
 
 
 def retry_policy_from_config(config: Mapping[str, Any]) -> RetryPolicy:

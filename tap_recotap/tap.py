@@ -16,6 +16,8 @@ from tap_recotap.http_policy import (
     CONNECTION_SETTINGS,
     DEFAULT_API_URL,
     InsecureAPIURLError,
+    InvalidAPIKeyError,
+    RecotapAPIError,
     check_api_url,
 )
 from tap_recotap.http_session import session_from_config
@@ -110,7 +112,14 @@ class TapRecotap(Tap):
         (as in target-recotap; command line only, so tests' processes are left alone).
         """
         gc.freeze()
-        super().invoke(**kwargs)
+        try:
+            super().invoke(**kwargs)
+        except (RecotapAPIError, InvalidAPIKeyError) as exc:
+            # The message says what failed and what to do; a traceback of the HTTP stack (five
+            # chained ones for a refused connection) would only bury it.
+            _logger.error("%s", exc)  # noqa: TRY400
+            _logger.debug("Where it failed:", exc_info=True)
+            sys.exit(1)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
