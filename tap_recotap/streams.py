@@ -166,7 +166,8 @@ class AccountsStream(RecotapStream):
         )
 
     def _warn_once(self, kind: str, text: str) -> None:
-        if kind not in self._warned:
+        # Once the first page has kept the bookmark, later pages' times change nothing.
+        if not self._keep_bookmark and kind not in self._warned:
             self._warned |= {kind}
             self.logger.warning("GET /accounts answered a page after the first %s", text)
 
