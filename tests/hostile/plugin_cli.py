@@ -89,7 +89,7 @@ def run_plugin(
         command += ["--catalog", _write(tmp_path / "catalog.json", catalog)]
     # Only the config file configures the plugin (no TAP_RECOTAP_* from the environment).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_RECOTAP", "TARGET_RE"))}
-    done = subprocess.run(  # noqa: S603 (our own console script)
+    done = subprocess.run(
         command, input=stdin, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
     return CliRun(done.returncode, done.stdout, done.stderr)

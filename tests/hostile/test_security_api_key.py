@@ -88,9 +88,7 @@ UNSENDABLE = {
 
 @pytest.mark.parametrize("key", UNSENDABLE.values(), ids=UNSENDABLE.keys())
 @pytest.mark.parametrize("mode", ["sync", "discover"])
-def test_the_tap_refuses_a_key_no_header_can_carry_without_showing_it(
-    hostile, tmp_path, key, mode
-):
+def test_the_tap_refuses_a_key_no_header_can_carry_without_showing_it(hostile, tmp_path, key, mode):
     hostile.always("GET", "/accounts/custom-fields", Reply.envelope([]))
     hostile.always("GET", "/accounts", accounts_page(range(2)))
     args = ("--discover",) if mode == "discover" else ()

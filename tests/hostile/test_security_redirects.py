@@ -25,7 +25,7 @@ REDIRECTS = [301, 302, 303, 307, 308]
 def _assert_refused_redirect(run, hostile: HostileServer, elsewhere: HostileServer, path: str):
     assert run.returncode != 0
     assert elsewhere.requests == []
-    assert f"redirect (HTTP" in run.stderr
+    assert "redirect (HTTP" in run.stderr
     assert f"to {elsewhere.api_url}{path}" in run.stderr  # the Location, named
     assert "Traceback" not in run.stderr
     assert API_KEY not in run.stderr + run.stdout

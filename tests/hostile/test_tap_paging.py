@@ -51,7 +51,9 @@ BAD_HAS_NEXT_PAGE = {
 }
 
 
-@pytest.mark.parametrize("fields, shown", BAD_HAS_NEXT_PAGE.values(), ids=BAD_HAS_NEXT_PAGE.keys())
+@pytest.mark.parametrize(
+    ("fields", "shown"), BAD_HAS_NEXT_PAGE.values(), ids=BAD_HAS_NEXT_PAGE.keys()
+)
 def test_a_first_page_with_a_bad_has_next_page_fails_the_run(hostile, tmp_path, fields, shown):
     records = [account(n) for n in range(3)]
     page = {"data": records, "nextCursor": "c1", "syncTimestamp": SERVER_TIME, **fields}
@@ -142,9 +144,7 @@ def test_empty_pages_between_full_ones_do_not_end_or_fail_the_run(hostile, tmp_p
     # and the count starts over after a page with records.
     counter = itertools.count(1)
     pages = [range(0, 2), [], [], range(2, 4), [], [], range(4, 6)]
-    replies = [
-        accounts_page(numbers, cursor=f"c{next(counter)}", more=True) for numbers in pages
-    ]
+    replies = [accounts_page(numbers, cursor=f"c{next(counter)}", more=True) for numbers in pages]
     hostile.sequence("GET", "/accounts", [*replies, accounts_page(range(6, 7))])
 
     run = _sync(hostile, tmp_path)
