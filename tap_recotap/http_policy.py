@@ -433,9 +433,8 @@ class RetryPolicy:
         asked = getattr(exception, "retry_after", None)
         if asked is None or asked <= self.max_delay:
             return ""
-        return f" (Recotap asked for {asked:.0f} s with Retry-After; waits are capped at " + (
-            f"{self.max_delay:.0f} s)"
-        )
+        cap = self.max_delay
+        return f" (Recotap asked for {asked:g} s with Retry-After; waits are capped at {cap:g} s)"
 
 
 def _is_rate_limit(exception: BaseException | None) -> bool:
