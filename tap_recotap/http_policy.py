@@ -449,9 +449,7 @@ def _advice(exception: BaseException, *, rate_limited: bool) -> str:
             "Recotap is rate-limiting this key: run less often, or raise max_retries / "
             "retry_base_delay."
         )
-    if isinstance(exception, requests.exceptions.ConnectionError) and not isinstance(
-        exception, requests.exceptions.ReadTimeout
-    ):
+    if isinstance(exception, requests.exceptions.ConnectionError):  # connect, DNS, resets
         return "Check api_url, DNS, proxy and firewall settings, or whether the API is down."
     return "The API may be down or overloaded; try again later."
 

@@ -168,8 +168,8 @@ def raise_malformed_page(response: requests.Response, field: str, problem: str) 
     """Stop the sync on a page whose paging fields cannot be trusted."""
     raise RecotapAPIError(
         f"Recotap sent a malformed page ({describe_page(response)}): {field} is {problem}. "
-        "Stopping rather than guessing whether more pages follow: the run fails, nothing after "
-        "this page is skipped and the bookmark does not move."
+        "Stopping rather than guessing whether more pages follow: the run fails without moving "
+        "the bookmark, so the next run reads these pages again."
     )
 
 
