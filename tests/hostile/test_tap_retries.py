@@ -141,3 +141,14 @@ def test_one_429_among_the_attempts_is_enough_to_mention_rate_limits(hostile, tm
     assert run.returncode != 0
     assert "answered 503" in run.last_line
     assert "Recotap is rate-limiting this key" in run.last_line
+
+
+def test_the_connection_test_reports_a_refused_connection_in_one_line(hostile, tmp_path):
+    port = _free_port()
+    config = base_config(hostile, api_url=f"http://127.0.0.1:{port}/api/v1")
+
+    run = run_plugin("tap-recotap", config, "--test", tmp_path=tmp_path)
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert f"cannot connect to 127.0.0.1:{port}: Connection refused" in run.last_line
