@@ -13,10 +13,10 @@ import json
 from hostile_server import Reply
 from plugin_cli import accounts_catalog, accounts_page, base_config, run_plugin
 
-# 0.05 s per byte: an accounts page of ~250 bytes takes over 10 s to arrive, while no single
-# read waits longer than 0.05 s: per-read timeouts never fire.
-TRICKLE = 0.05
-TIMEOUT = 0.5
+# 0.1 s per byte: an answer of 150-300 bytes takes 15-30 s to arrive, while no single read
+# waits longer than 0.1 s: per-read timeouts never fire.
+TRICKLE = 0.1
+TIMEOUT = 1.0
 
 
 def _trickling(reply: Reply) -> Reply:
@@ -37,7 +37,7 @@ def test_a_trickling_page_is_abandoned_retried_and_then_fails_the_run(hostile, t
     assert run.returncode != 0
     assert run.last_line.endswith(
         "Recotap still failing after 2 attempts: the answer to GET /api/v1/accounts was still "
-        "incomplete after request_timeout (0.5 s). The API may be down or overloaded; try again "
+        "incomplete after request_timeout (1 s). The API may be down or overloaded; try again "
         "later."
     )
     assert len(hostile.requests) == 2
@@ -59,7 +59,7 @@ def test_a_trickling_page_is_retried_and_the_run_completes(hostile, tmp_path):
     assert run.returncode == 0, run.stderr
     assert len(run.records()) == 3
     assert len(hostile.requests) == 2
-    assert "still incomplete after request_timeout (0.5 s)); attempt 1 of 2" in run.stderr
+    assert "still incomplete after request_timeout (1 s)); attempt 1 of 2" in run.stderr
 
 
 def test_a_trickling_discovery_answer_is_abandoned(hostile, tmp_path):
