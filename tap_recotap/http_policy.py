@@ -6,7 +6,8 @@ header and the key's form, the https rule for `api_url`, redirects (never follow
 would go with them), unwrapping the response envelope, classifying errors (fatal or
 retriable), retrying with exponential backoff and jitter while honouring `Retry-After`, the
 connection settings, and error texts that never carry the API key (it travels only in a
-request header, and no message here includes headers or the key).
+request header, and no message here includes headers or the key). How a failed request is
+described in those texts is `http_failures`.
 
 Reference: ../shared/recotap-api.md §2.2 (auth), §2.4 (envelope), §5 (errors), §6 (retries).
 """
@@ -22,14 +23,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import backoff
 import msgspec
 import requests
-import urllib3.exceptions
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_recotap.http_failures import describe_failure, describe_location, describe_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Mapping
@@ -190,10 +192,6 @@ class RecotapUnavailableError(RecotapAPIError):
     """Retries were exhausted."""
 
 
-class AnswerTooSlowError(requests.exceptions.ReadTimeout):
-    """A response still arriving when `request_timeout` ran out (retried like any timeout)."""
-
-
 RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     RetriableAPIError,
     ConnectionResetError,
@@ -202,35 +200,6 @@ RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-
-def describe_request(response: requests.Response) -> str:
-    """`METHOD /path` of the request behind a response (no query string, no headers)."""
-    return _describe_prepared(response.request)
-
-
-def _describe_prepared(request: requests.PreparedRequest | None) -> str:
-    path = urlsplit(request.url or "").path if request is not None else ""
-    method = request.method if request is not None else "?"
-    return f"{method} {path}"
-
-
-def _host_and_port(url: str) -> str:
-    """`host:port` of a URL (the scheme's default port when none is given)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.hostname}:{port}"
-
-
-def _describe_location(response: requests.Response) -> str:
-    """Where a redirect points: scheme, host, port and path (no query, no credentials)."""
-    location = response.headers.get("Location")
-    if not location:
-        return "no Location given"
-    target = urlsplit(urljoin(response.request.url or "", location.strip()))
-    if target.scheme not in {"http", "https"} or not target.hostname:
-        return f"an unusable Location ({location.strip()[:200]!r})"
-    return f"{target.scheme}://{_host_and_port(target.geturl())}{target.path}"
 
 
 def _decode(content: bytes) -> Any:
@@ -275,7 +244,7 @@ def raise_for_response(response: requests.Response) -> None:
         # write's body, to wherever it points (requests keeps custom headers across hosts).
         raise RecotapRedirectError(
             f"Recotap answered {where} with a redirect (HTTP {status}) to "
-            f"{_describe_location(response)}; it was not followed, so neither the API key nor "
+            f"{describe_location(response)}; it was not followed, so neither the API key nor "
             "any data went there. The API documents no redirects: check api_url (scheme, host "
             "and the /api/v1 path) and any proxy in between.",
             status_code=status,
@@ -452,67 +421,6 @@ def _advice(exception: BaseException, *, rate_limited: bool) -> str:
     if isinstance(exception, requests.exceptions.ConnectionError):  # connect, DNS, resets
         return "Check api_url, DNS, proxy and firewall settings, or whether the API is down."
     return "The API may be down or overloaded; try again later."
-
-
-def describe_failure(exception: BaseException | None) -> str:
-    """A one-line description of a request failure: what went wrong, with whom, and why.
-
-    Never the headers (the key), never requests' nested exception texts: host and port, the
-    request's method and path, and the operating system's reason.
-    """
-    if exception is None:
-        return "unknown error"
-    if isinstance(exception, (RetriableAPIError, AnswerTooSlowError)):
-        return str(exception)
-    if isinstance(exception, requests.exceptions.RequestException):
-        return _describe_transport_failure(exception)
-    return f"{type(exception).__name__}: {exception}"
-
-
-def _describe_transport_failure(exception: requests.exceptions.RequestException) -> str:
-    request = exception.request
-    url = getattr(request, "url", None) or ""
-    where = _host_and_port(url) if url else "the API"
-    what = _describe_prepared(request) if isinstance(request, requests.PreparedRequest) else "?"
-    if isinstance(exception, requests.exceptions.ConnectTimeout):
-        return f"cannot connect to {where}: timed out (request_timeout)"
-    if isinstance(exception, requests.exceptions.Timeout):
-        return f"{where} sent no answer to {what} within request_timeout"
-    if isinstance(exception, requests.exceptions.ConnectionError) and _never_sent(exception):
-        return f"cannot connect to {where}: {_root_reason(exception)}"
-    return f"the connection to {where} broke during {what}: {_root_reason(exception)}"
-
-
-def _causes(exception: BaseException) -> Generator[BaseException, None, None]:
-    """`exception` and what it wraps: urllib3's `reason`, exception arguments, causes."""
-    seen: set[int] = set()
-    pending = [exception]
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [getattr(current, "reason", None), *current.args]
-        wrapped += [current.__cause__, current.__context__]
-        pending.extend(item for item in wrapped if isinstance(item, BaseException))
-
-
-def _never_sent(exception: BaseException) -> bool:
-    """Whether the request failed before reaching the server (connection or name lookup)."""
-    return any(
-        isinstance(cause, urllib3.exceptions.NewConnectionError) for cause in _causes(exception)
-    )
-
-
-def _root_reason(exception: BaseException) -> str:
-    """The innermost reason of a request failure, e.g. `Connection refused`."""
-    innermost = exception
-    for cause in _causes(exception):
-        if isinstance(cause, OSError) and cause.strerror:
-            return str(cause.strerror)
-        innermost = cause
-    return str(innermost) or type(innermost).__name__
 
 
 def retry_policy_from_config(config: Mapping[str, Any]) -> RetryPolicy:

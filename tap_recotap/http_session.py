@@ -22,14 +22,13 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from tap_recotap.http_failures import AnswerTooSlowError, describe_request
 from tap_recotap.http_policy import (
     API_KEY_HEADER,
     DEFAULT_API_URL,
-    AnswerTooSlowError,
     RetryPolicy,
     check_api_url,
     clean_api_key,
-    describe_request,
     envelope_data,
     raise_for_response,
     retry_after_seconds,

@@ -21,10 +21,10 @@ from weakref import WeakKeyDictionary
 import msgspec
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_recotap.http_failures import describe_request
 from tap_recotap.http_policy import (
     Envelope,
     RecotapAPIError,
-    describe_request,
     envelope_data_json,
 )
 
