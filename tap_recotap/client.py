@@ -19,11 +19,17 @@ from tap_recotap.http_policy import (
     API_KEY_HEADER,
     RetryPolicy,
     check_api_url,
+    clean_api_key,
     raise_for_response,
     retry_policy_from_config,
 )
 from tap_recotap.http_session import read_environment_once
-from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
+from tap_recotap.pagination import (
+    PageToken,
+    RecotapPaginator,
+    raise_malformed_page,
+    read_page,
+)
 from tap_recotap.transport import TapTransportAdapter
 
 if sys.version_info >= (3, 12):
@@ -42,6 +48,10 @@ class RecotapStream(FastRESTStream[PageToken]):
 
     #: False for the bare-array endpoints (§4.4, §4.6), which take no `cursor`.
     paginated: ClassVar[bool] = True
+
+    # A redirect is an error (http_policy.raise_for_response): followed, it would carry the
+    # key header to wherever it points.
+    allow_redirects = False
 
     @cached_property
     @override
@@ -71,7 +81,7 @@ class RecotapStream(FastRESTStream[PageToken]):
     @override
     def authenticator(self) -> APIKeyAuthenticator:
         # §2.2: the key travels only in this header; no message of ours prints headers.
-        return APIKeyAuthenticator(key=API_KEY_HEADER, value=self.config["api_key"])
+        return APIKeyAuthenticator(key=API_KEY_HEADER, value=clean_api_key(self.config["api_key"]))
 
     @property
     @override
@@ -97,7 +107,10 @@ class RecotapStream(FastRESTStream[PageToken]):
         raise_for_response(response)
         # Decoding here, inside the retried call, makes a truncated or non-JSON 2xx body a
         # retriable failure (http_policy.envelope_data) instead of a crash after the retry loop.
-        read_page(response)
+        page = read_page(response)
+        if self.paginated and not page.paged:
+            # Read as one page, it would end the paging: a short read that looks complete.
+            raise_malformed_page(response, "hasNextPage", "missing (no paging fields at all)")
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

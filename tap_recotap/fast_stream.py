@@ -108,11 +108,12 @@ class FastRESTStream(RESTStream[_TToken]):
                             "in the last response",
                             fetched.stopped_after_pages,
                         )
-            except BaseException:
-                # Records this run read before failing are written, as the SDK's writer would
-                # have, before the error ends the run.
+            finally:
+                # The writer holds RECORD lines until the next other message (output.py). Write
+                # them out now: on an error, before it ends the run (as the SDK's writer would
+                # have); at the end, because the STATE that would follow is not written when it
+                # is unchanged (the SDK's StateWriter), and the records would be lost at exit.
                 self._flush_records()
-                raise
 
     def page_has_records(self, response: requests.Response) -> bool:
         """Whether `parse_response` yields a record for `response`, decided in the prefetch

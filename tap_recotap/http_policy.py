@@ -2,10 +2,12 @@
 
 Used by tap-recotap (hooked into the SDK's RESTStream), by `http_session.RecotapSession` (the
 target's client, and the tap's outside its streams) and by their tests. It owns: the auth
-header, the https rule for `api_url`, unwrapping the response envelope, classifying errors
-(fatal or retriable), retrying with exponential backoff and jitter while honouring
-`Retry-After`, the connection settings, and error texts that never carry the API key (it
-travels only in a request header, and no message here includes headers).
+header and the key's form, the https rule for `api_url`, redirects (never followed: the key
+would go with them), unwrapping the response envelope, classifying errors (fatal or
+retriable), retrying with exponential backoff and jitter while honouring `Retry-After`, the
+connection settings, and error texts that never carry the API key (it travels only in a
+request header, and no message here includes headers or the key). How a failed request is
+described in those texts is `http_failures`.
 
 Reference: ../shared/recotap-api.md §2.2 (auth), §2.4 (envelope), §5 (errors), §6 (retries).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -27,6 +30,8 @@ import msgspec
 import requests
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_recotap.http_failures import describe_failure, describe_location, describe_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Mapping
@@ -77,7 +82,7 @@ CONNECTION_SETTINGS: tuple[th.Property[Any], ...] = (
         default=1.0,
         title="Retry base delay",
         description="Seconds of the first retry wait; waits double per attempt, with "
-        "jitter, capped at 60 s. A Retry-After header from the server takes precedence.",
+        "jitter, capped at 60 s. A longer Retry-After from the server is honoured up to the cap.",
     ),
 )
 
@@ -112,6 +117,35 @@ def check_api_url(url: str) -> str:
     return url.rstrip("/")
 
 
+class InvalidAPIKeyError(ValueError):
+    """`api_key` cannot be sent in a request header (the message never shows the key)."""
+
+
+def clean_api_key(value: object) -> str:
+    """The API key as it goes into the `X-Api-Key` header, or a refusal that never shows it.
+
+    Surrounding whitespace is stripped: secrets read from a file usually end in a line break,
+    which no header may carry. What is left must be printable ASCII: anything else (a line break
+    inside it, a control or non-ASCII character) would make requests or http.client fail with a
+    message that quotes the whole key.
+    """
+    if not isinstance(value, str):
+        raise InvalidAPIKeyError(
+            f"api_key must be text, got a {type(value).__name__} (its value is not shown)."
+        )
+    key = value.strip()
+    if not key:
+        raise InvalidAPIKeyError("api_key is empty or only whitespace.")
+    for position, character in enumerate(key, start=1):
+        if not " " <= character <= "~":
+            raise InvalidAPIKeyError(
+                f"api_key cannot be sent in an HTTP header: character {position} of the key "
+                "(surrounding whitespace removed) is a line break, a control character or not "
+                "ASCII. Check how the secret is stored (the key is not shown)."
+            )
+    return key
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -142,6 +176,10 @@ class RecotapAuthError(RecotapAPIError):
     """HTTP 401: wrong key, or API access not enabled for the workspace."""
 
 
+class RecotapRedirectError(RecotapAPIError):
+    """A 3xx: never followed, since the request's API key (and body) would go with it."""
+
+
 class RecotapRetriableError(RetriableAPIError):
     """A 429, a 5xx, or an envelope we could not read: worth another try."""
 
@@ -162,14 +200,6 @@ RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-
-def describe_request(response: requests.Response) -> str:
-    """`METHOD /path` of the request behind a response (no query string, no headers)."""
-    request = response.request
-    path = urlsplit(request.url or "").path if request is not None else ""
-    method = request.method if request is not None else "?"
-    return f"{method} {path}"
 
 
 def _decode(content: bytes) -> Any:
@@ -206,9 +236,19 @@ def format_validation_details(details: list[Any]) -> str:
 def raise_for_response(response: requests.Response) -> None:
     """Raise the right exception for a non-2xx response; return for success."""
     status = response.status_code
-    if status < HTTPStatus.BAD_REQUEST:
+    if status < HTTPStatus.MULTIPLE_CHOICES:
         return
     where = describe_request(response)
+    if status < HTTPStatus.BAD_REQUEST:
+        # The API documents no redirects (§2.1, §5). Following one would send the key header, and a
+        # write's body, to wherever it points (requests keeps custom headers across hosts).
+        raise RecotapRedirectError(
+            f"Recotap answered {where} with a redirect (HTTP {status}) to "
+            f"{describe_location(response)}; it was not followed, so neither the API key nor "
+            "any data went there. The API documents no redirects: check api_url (scheme, host "
+            "and the /api/v1 path) and any proxy in between.",
+            status_code=status,
+        )
     if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         error = RecotapRetriableError(f"Recotap answered {status} to {where}", response)
         error.retry_after = retry_after_seconds(response)
@@ -295,8 +335,9 @@ class RetryPolicy:
     """How often and how patiently a request is retried.
 
     Waits grow exponentially from `base_delay` with "equal jitter" (half fixed, half random), so
-    parallel clients spread out. A `Retry-After` from the server replaces the computed wait.
-    Every wait is capped at `max_delay`.
+    parallel clients spread out. A `Retry-After` from the server lengthens a wait, never shortens
+    it: a date already past (a server clock behind ours) must not turn the backoff into a burst
+    of immediate retries. Every wait is capped at `max_delay`; a longer demand is logged as cut.
     """
 
     max_tries: int = 8
@@ -308,25 +349,30 @@ class RetryPolicy:
         exception = yield 0.0
         attempt = 0
         while True:
+            ceiling = min(self.max_delay, self.base_delay * 2**attempt)
+            wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not crypto)
             asked = getattr(exception, "retry_after", None)
             if asked is not None:
-                wait = min(float(asked), self.max_delay)
-            else:
-                ceiling = min(self.max_delay, self.base_delay * 2**attempt)
-                wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not crypto)
+                wait = min(max(wait, float(asked)), self.max_delay)
             attempt += 1
             exception = yield wait
 
     def wrap(self, func: Callable[..., _T], logger: logging.Logger) -> Callable[..., _T]:
         """Return `func` retried on RETRIABLE_EXCEPTIONS; exhaustion raises a clear error."""
+        # Whether any attempt of the current call (per thread: the target sends from several)
+        # was a 429, so that only then does the final message speak of rate limits.
+        calls = threading.local()
 
         def log_retry(details: Mapping[str, Any]) -> None:
+            exception = details.get("exception")
+            calls.rate_limited = calls.rate_limited or _is_rate_limit(exception)
             logger.warning(
-                "Recotap request failed (%s); attempt %d of %d, retrying in %.2f s",
-                _short(details.get("exception")),
+                "Recotap request failed (%s); attempt %d of %d, retrying in %.2f s%s",
+                describe_failure(exception),
                 details["tries"],
                 self.max_tries,
                 details["wait"],
+                self._cut_demand(exception),
             )
 
         retried = backoff.on_exception(
@@ -339,24 +385,42 @@ class RetryPolicy:
         )(func)
 
         def call(*args: Any, **kwargs: Any) -> _T:
+            calls.rate_limited = False
             try:
                 return retried(*args, **kwargs)
             except RETRIABLE_EXCEPTIONS as exc:
+                rate_limited = calls.rate_limited or _is_rate_limit(exc)
                 raise RecotapUnavailableError(
-                    f"Recotap still failing after {self.max_tries} attempts: {_short(exc)}. "
-                    "The API may be down or rate-limiting this key; try again later."
+                    f"Recotap still failing after {self.max_tries} attempts: "
+                    f"{describe_failure(exc)}. {_advice(exc, rate_limited=rate_limited)}"
                 ) from exc
 
         return call
 
+    def _cut_demand(self, exception: BaseException | None) -> str:
+        """What to add to a retry's log line when the server asked for more than the cap."""
+        asked = getattr(exception, "retry_after", None)
+        if asked is None or asked <= self.max_delay:
+            return ""
+        cap = self.max_delay
+        return f" (Recotap asked for {asked:g} s with Retry-After; waits are capped at {cap:g} s)"
 
-def _short(exception: BaseException | None) -> str:
-    """A one-line description of a request failure (the URL path, never headers)."""
-    if exception is None:
-        return "unknown error"
-    if isinstance(exception, RetriableAPIError):
-        return str(exception)
-    return f"{type(exception).__name__}: {exception}"
+
+def _is_rate_limit(exception: BaseException | None) -> bool:
+    response = getattr(exception, "response", None)
+    return response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def _advice(exception: BaseException, *, rate_limited: bool) -> str:
+    """What to do about a request that kept failing, from what its attempts ran into."""
+    if rate_limited:
+        return (
+            "Recotap is rate-limiting this key: run less often, or raise max_retries / "
+            "retry_base_delay."
+        )
+    if isinstance(exception, requests.exceptions.ConnectionError):  # connect, DNS, resets
+        return "Check api_url, DNS, proxy and firewall settings, or whether the API is down."
+    return "The API may be down or overloaded; try again later."
 
 
 def retry_policy_from_config(config: Mapping[str, Any]) -> RetryPolicy:

@@ -3,12 +3,15 @@
 Used by target-recotap for every write and by tap-recotap outside its streams (discovery). Adds
 what a long-lived, multi-threaded client needs on top of the policy: a 429 pause shared by all
 threads of the session, and the environment read once per session instead of per request.
+Also the transport both plugins send through (`DeadlineAdapter`): `request_timeout` bounds a
+whole answer, not each socket read.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -16,20 +19,32 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
 
+from tap_recotap.http_failures import AnswerTooSlowError, describe_request
 from tap_recotap.http_policy import (
     API_KEY_HEADER,
     DEFAULT_API_URL,
     RetryPolicy,
     check_api_url,
+    clean_api_key,
     envelope_data,
     raise_for_response,
     retry_after_seconds,
     retry_policy_from_config,
 )
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+# Up to this much of a body per read (one socket read at most), between deadline checks.
+_READ_SIZE = 256 * 1024
 
 _json_encoder = msgspec.json.Encoder(decimal_format="number")
 
@@ -60,6 +75,91 @@ def read_environment_once(http: requests.Session, url: str) -> str | bool:
     http.proxies.update(requests.utils.get_environ_proxies(url))
     http.trust_env = False
     return os.environ.get("REQUESTS_CA_BUNDLE") or True
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, with `timeout` bounding the whole answer, body included.
+
+    requests applies a timeout to the connection and to each socket read: a server that sends a
+    byte every few seconds keeps a request alive forever. Here the body is read one socket read
+    at most at a time, each allowed only what is left of the time since the request was sent;
+    once that is gone the answer is abandoned with `AnswerTooSlowError` (a `ReadTimeout`, so the
+    retry policy retries it like any timeout). The status line and headers are still bounded
+    per read by requests; the answer as a whole is checked once they are in.
+    """
+
+    @override
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        if stream or not isinstance(timeout, (int, float)):
+            return super().send(request, stream, timeout, verify, cert, proxies)
+        deadline = time.monotonic() + timeout
+        response = super().send(
+            request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+        try:
+            body = read_body_by(response, deadline, timeout)
+        except BaseException:
+            response.close()
+            raise
+        # What `Response.content` leaves after reading the body itself (requests has no public
+        # way to hand a response its body).
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]  # untyped in the stubs
+        return response
+
+
+def read_body_by(response: requests.Response, deadline: float, timeout: float) -> bytes:
+    """The body of a streamed `response`, read before `deadline` (`time.monotonic()`) passes.
+
+    Errors are requests' own for the same failures (as `Response.content` raises them), so the
+    retry policy sees what it would have seen; a body still arriving at the deadline, or a
+    silence that outlasts it, is `AnswerTooSlowError`.
+    """
+    raw = response.raw
+    chunks: list[bytes] = []
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _too_slow(response, timeout)
+            _limit_next_read(raw, remaining)
+            chunk = raw.read1(_READ_SIZE, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise _too_slow(response, timeout) from exc
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc, request=response.request) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc, request=response.request) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc, request=response.request) from exc
+
+
+def _limit_next_read(raw: urllib3.BaseHTTPResponse, seconds: float) -> None:
+    """Let the next socket read wait at most `seconds` (urllib3 resets it per request)."""
+    connection = raw.connection
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def _too_slow(response: requests.Response, timeout: float) -> AnswerTooSlowError:
+    return AnswerTooSlowError(
+        f"the answer to {describe_request(response)} was still incomplete after "
+        f"request_timeout ({timeout:g} s)",
+        request=response.request,
+        response=response,
+    )
 
 
 class PauseGate:
@@ -112,8 +212,14 @@ class RecotapSession:
         self.timeout = timeout
         self.logger = logger or logging.getLogger("recotap")
         self.http = requests.Session()
+        for prefix in ("https://", "http://"):
+            self.http.mount(prefix, DeadlineAdapter())
         self.http.headers.update(
-            {API_KEY_HEADER: api_key, "User-Agent": user_agent, "Accept": "application/json"}
+            {
+                API_KEY_HEADER: clean_api_key(api_key),
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+            }
         )
         self._ca_bundle = read_environment_once(self.http, self.api_url)
         self.pause = PauseGate()
@@ -141,7 +247,10 @@ class RecotapSession:
         request = self._prepare(method, path, params, body)
         self.pause.wait()
         started = time.monotonic()
-        response = self.http.send(request, timeout=self.timeout, verify=self._ca_bundle)
+        # Never follow a redirect: the key header (and a write's body) would go with it.
+        response = self.http.send(
+            request, timeout=self.timeout, verify=self._ca_bundle, allow_redirects=False
+        )
         self.logger.debug(
             "%s %s -> %d in %.3f s", method, path, response.status_code, time.monotonic() - started
         )
@@ -176,9 +285,9 @@ class RecotapSession:
         return request
 
     def _pause_after_429(self, response: requests.Response) -> None:
-        """Close the gate for the Retry-After (without one: the first backoff wait)."""
-        asked = retry_after_seconds(response)
-        pause = min(self.retry.max_delay, self.retry.base_delay if asked is None else asked)
+        """Close the gate for the Retry-After, at least the first backoff wait, at most the cap."""
+        asked = retry_after_seconds(response) or 0.0
+        pause = min(self.retry.max_delay, max(self.retry.base_delay, asked))
         self.logger.info("Recotap asked to slow down: holding every request for %.2f s", pause)
         self.pause.close_for(pause)
 

@@ -14,16 +14,17 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import parse_qs, urlsplit
 from weakref import WeakKeyDictionary
 
 import msgspec
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_recotap.http_failures import describe_request
 from tap_recotap.http_policy import (
     Envelope,
     RecotapAPIError,
-    describe_request,
     envelope_data_json,
 )
 
@@ -49,6 +50,8 @@ class Page:
     has_next_page: bool = False
     next_cursor: str | None = None
     sync_timestamp: datetime | None = None
+    #: False for a bare array (§4.4, §4.6): no paging fields at all.
+    paged: bool = True
 
     @cached_property
     def records(self) -> list[dict[str, Any]]:
@@ -71,12 +74,16 @@ _OPENING_BRACKET, _CLOSING_BRACKET = ord("["), ord("]")
 
 
 class _ListPage(msgspec.Struct):
-    """The paging fields of a list response's `data` (§2.5, §2.6); its records left as JSON."""
+    """The paging fields of a list response's `data` (§2.5, §2.6); its records left as JSON.
+
+    Typed `Any` and checked in `_read_page`, so that a wrong type is reported by field name
+    (UNSET: the field is missing, as opposed to null).
+    """
 
     data: msgspec.Raw
-    nextCursor: Any = None  # noqa: N815 (the API's name)
-    hasNextPage: Any = None  # noqa: N815
-    syncTimestamp: Any = None  # noqa: N815
+    nextCursor: Any = msgspec.UNSET  # noqa: N815 (the API's name)
+    hasNextPage: Any = msgspec.UNSET  # noqa: N815
+    syncTimestamp: Any = msgspec.UNSET  # noqa: N815
 
 
 _list_page_decoder = msgspec.json.Decoder(Envelope[_ListPage])
@@ -108,14 +115,61 @@ def _read_page(response: requests.Response) -> Page:
                 f"Recotap answered {describe_request(response)} with an unexpected `data` "
                 f"shape ({shape}); the API may have changed. No records were read from it."
             )
-        return Page(records_json=data)
-    cursor = listed.nextCursor
+        return Page(records_json=data, paged=False)
     return Page(
         records_json=listed.data,
         # §2.5: hasNextPage is the only stop signal (nextCursor may stay set on the last page).
-        has_next_page=listed.hasNextPage is True,
-        next_cursor=str(cursor) if cursor else None,
+        has_next_page=_has_next_page(listed.hasNextPage, response),
+        next_cursor=_next_cursor(listed.nextCursor, response),
         sync_timestamp=_parse_sync_timestamp(listed.syncTimestamp, response),
+    )
+
+
+def _has_next_page(value: Any, response: requests.Response) -> bool:
+    # Anything but a JSON boolean is an error: read as "no more pages" (as `is True` did), a
+    # missing or quoted "true" ended the sync after one page and still moved the bookmark.
+    if not isinstance(value, bool):
+        raise_malformed_page(
+            response, "hasNextPage", _not_what_was_expected(value, "true or false")
+        )
+    return value
+
+
+def _next_cursor(value: Any, response: requests.Response) -> str | None:
+    if value is msgspec.UNSET or value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise_malformed_page(response, "nextCursor", _not_what_was_expected(value, "a string"))
+    return value
+
+
+_SHOWN_AT_MOST = 60  # characters of a wrong value quoted in an error
+
+
+def _not_what_was_expected(value: Any, expected: str) -> str:
+    if value is msgspec.UNSET:
+        return "missing"
+    shown = msgspec.json.encode(value).decode()
+    if len(shown) > _SHOWN_AT_MOST:
+        shown = shown[: _SHOWN_AT_MOST - 3] + "..."
+    return f"{shown}, not {expected}"
+
+
+def describe_page(response: requests.Response) -> str:
+    """Which page a response is: `GET /accounts, the first page` or `..., the page after
+    cursor 'c2'` (the cursor is the API's own, opaque, never a secret)."""
+    query = parse_qs(urlsplit(response.request.url or "").query)
+    cursor = query.get("cursor")
+    which = f"the page after cursor {cursor[0]!r}" if cursor else "the first page"
+    return f"{describe_request(response)}, {which}"
+
+
+def raise_malformed_page(response: requests.Response, field: str, problem: str) -> NoReturn:
+    """Stop the sync on a page whose paging fields cannot be trusted."""
+    raise RecotapAPIError(
+        f"Recotap sent a malformed page ({describe_page(response)}): {field} is {problem}. "
+        "Stopping rather than guessing whether more pages follow: the run fails without moving "
+        "the bookmark, so the next run reads these pages again."
     )
 
 
@@ -140,14 +194,14 @@ def parse_timestamp(value: str) -> datetime:
 
 
 def _parse_sync_timestamp(value: Any, response: requests.Response) -> datetime | None:
-    if value is None:
-        return None
+    if value is msgspec.UNSET or value is None:
+        return None  # the stream decides what a page without a time means
+    if not isinstance(value, str):
+        raise_malformed_page(response, "syncTimestamp", _not_what_was_expected(value, "a time"))
     try:
-        return parse_timestamp(str(value))
-    except ValueError as exc:
-        raise RecotapAPIError(
-            f"Recotap sent an unreadable syncTimestamp {value!r} to {describe_request(response)}"
-        ) from exc
+        return parse_timestamp(value)
+    except ValueError:
+        raise_malformed_page(response, "syncTimestamp", _not_what_was_expected(value, "a time"))
 
 
 @dataclass(frozen=True)
@@ -156,6 +210,12 @@ class PageToken:
 
     chunk: int = 0
     cursor: str | None = None
+
+
+#: Empty pages in a row that each say more follow (`hasNextPage: true`, a new cursor) before the
+#: run fails: an API that pages on forever without records must not keep the tap busy forever,
+#: and stopping at one quietly could cut the data short.
+MAX_EMPTY_PAGES_IN_A_ROW = 3
 
 
 class RecotapPaginator(BaseAPIPaginator[PageToken]):
@@ -169,6 +229,7 @@ class RecotapPaginator(BaseAPIPaginator[PageToken]):
         super().__init__(PageToken())
         self._chunks = max(chunks, 1)
         self._seen: set[PageToken] = set()
+        self._empty_in_a_row = 0
 
     @override
     def has_more(self, response: requests.Response) -> bool:
@@ -185,12 +246,14 @@ class RecotapPaginator(BaseAPIPaginator[PageToken]):
         page = read_page(response)
         current = self.current_value
         if not page.has_next_page:
+            self._empty_in_a_row = 0  # the next chunk starts afresh
             return PageToken(chunk=current.chunk + 1)
         if not page.next_cursor:
             raise RecotapAPIError(
                 f"Recotap said hasNextPage but sent no nextCursor for {describe_request(response)}"
                 "; stopping instead of returning a partial result."
             )
+        self._count_empty_pages(page, response)
         token = PageToken(chunk=current.chunk, cursor=page.next_cursor)
         if token in self._seen:
             raise RecotapAPIError(
@@ -200,3 +263,14 @@ class RecotapPaginator(BaseAPIPaginator[PageToken]):
             )
         self._seen.add(token)
         return token
+
+    def _count_empty_pages(self, page: Page, response: requests.Response) -> None:
+        """Fail on the MAX_EMPTY_PAGES_IN_A_ROW-th empty page in a row that says more follow."""
+        self._empty_in_a_row = self._empty_in_a_row + 1 if page.is_empty else 0
+        if self._empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW:
+            raise RecotapAPIError(
+                f"Recotap sent {self._empty_in_a_row} empty pages in a row, each saying more "
+                f"follow (hasNextPage true, a new nextCursor), up to {describe_page(response)}; "
+                "stopping instead of paging on without end. The run fails and the bookmark "
+                "does not move."
+            )

@@ -11,8 +11,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-# The SDK's name for the signpost entry in a stream's state (no public accessor in 0.54).
-from singer_sdk.helpers._state import SIGNPOST_MARKER
+# The SDK's names for the signpost and progress-marker entries in a stream's state (no public
+# accessor in 0.54).
+from singer_sdk.helpers._state import PROGRESS_MARKERS, SIGNPOST_MARKER
 
 from tap_recotap.client import RecotapStream
 from tap_recotap.pagination import PageToken, RecotapPaginator, parse_timestamp, read_page
@@ -34,10 +35,16 @@ if TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+
 # §2.7: at most 100 entries in the `domains` filter of one GET /accounts.
 DOMAINS_PER_REQUEST = 100
 # §8 question 1: the largest `limit` the API is known to accept (the sandbox's 400 above it).
 MAX_LIMIT = 500
+# How far a page's syncTimestamp may be ahead of this machine's clock and still be trusted for
+# the bookmark. Beyond it the server's clock is broken (or this machine's): such a time stored
+# as the bookmark would make every later run ask for changes after a moment that has not come,
+# and read nothing. Clocks kept by NTP differ by far less.
+SERVER_CLOCK_TOLERANCE = timedelta(minutes=10)
 
 
 def format_last_sync(moment: datetime) -> str:
@@ -88,22 +95,93 @@ class AccountsStream(RecotapStream):
             params["domains"] = json.dumps(chunks[chunk])  # §4.1: a JSON array in one parameter
         return params
 
+    # Per run (`get_records`): pages parsed, whether the bookmark must stay where it was, and
+    # which warnings about later pages were given (once each per run).
+    _pages_parsed = 0
+    _keep_bookmark = False
+    _warned: frozenset[str] = frozenset()
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self._pages_parsed, self._keep_bookmark, self._warned = 0, False, frozenset()
+        yield from super().get_records(context)
+        # Here the sync is complete and the SDK is about to promote its progress markers.
+        if self._keep_bookmark:
+            self._drop_progress_markers()
+
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         page = read_page(response)
-        stamp = None
-        if page.sync_timestamp is None:
-            self.logger.warning(
-                "GET /accounts answered without syncTimestamp; this run cannot advance the "
-                "bookmark (the next run starts from the same point)."
-            )
-        else:
-            stamp = _isoformat(page.sync_timestamp)
-            self._lower_signpost(page.sync_timestamp - self.lookback)
+        first = self._pages_parsed == 0
+        self._pages_parsed += 1
+        moment = page.sync_timestamp
+        if moment is not None and self._trusted_for_bookmark(moment, first=first):
+            self._lower_signpost(moment - self.lookback)
+        elif moment is None:
+            self._warn_missing_time(first=first)
+        stamp = None if moment is None else _isoformat(moment)
         for record in page.records:
             # In place: the decoded page is this stream's own (no copy per record).
             record[SYNC_TIMESTAMP] = stamp
             yield record
+
+    def _trusted_for_bookmark(self, moment: datetime, *, first: bool) -> bool:
+        """Whether a page's time may set the bookmark: not too far ahead of this machine's clock.
+
+        A time beyond SERVER_CLOCK_TOLERANCE is warned about; on the first page it also keeps the
+        bookmark where it was for this run.
+        """
+        ahead = moment - datetime.now(UTC)
+        if ahead <= SERVER_CLOCK_TOLERANCE:
+            return True
+        problem = (
+            f"with syncTimestamp {_isoformat(moment)}, {_duration(ahead)} ahead of this "
+            f"machine's clock (more than the {_duration(SERVER_CLOCK_TOLERANCE)} tolerated: check "
+            "the clock of the API or of this machine)"
+        )
+        if first:
+            self._keep_bookmark_for_this_run(problem)
+        else:
+            self._warn_once("ahead", f"{problem}. The bookmark still comes from the first page.")
+        return False
+
+    def _warn_missing_time(self, *, first: bool) -> None:
+        if first:
+            self._keep_bookmark_for_this_run("without syncTimestamp")
+        else:
+            self._warn_once(
+                "missing",
+                "without syncTimestamp: its records carry no _sdc_sync_timestamp. The bookmark "
+                "still comes from the first page.",
+            )
+
+    def _keep_bookmark_for_this_run(self, problem: str) -> None:
+        # The bookmark must be the first page's time (see the class docstring): a later page's
+        # time could skip changes made meanwhile to accounts already read.
+        self._keep_bookmark = True
+        self.logger.warning(
+            "GET /accounts answered the first page %s; this run keeps the bookmark where it was "
+            "(the next run starts from the same point, nothing is skipped).",
+            problem,
+        )
+
+    def _warn_once(self, kind: str, text: str) -> None:
+        # Once the first page has kept the bookmark, later pages' times change nothing.
+        if not self._keep_bookmark and kind not in self._warned:
+            self._warned |= {kind}
+            self.logger.warning("GET /accounts answered a page after the first %s", text)
+
+    def _drop_progress_markers(self) -> None:
+        """Keep the bookmark the run started with: take away what the SDK would promote.
+
+        The seam: at the end of a complete sync the SDK makes the progress markers (the largest
+        `_sdc_sync_timestamp` seen) the bookmark, clamped to the signpost. Without a marker the
+        state keeps its previous bookmark, or none on a first run.
+        """
+        markers = self.stream_state.get(PROGRESS_MARKERS)
+        if markers:
+            markers.pop("replication_key", None)
+            markers.pop("replication_key_value", None)
 
     @property
     def lookback(self) -> timedelta:
@@ -142,6 +220,15 @@ class AccountsStream(RecotapStream):
 
 def _isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _duration(span: timedelta) -> str:
+    """`12 minutes`, `5 hours`, `26297 days`: a span rounded down to its largest unit."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
 
 
 class SegmentsStream(RecotapStream):

@@ -5,13 +5,18 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_recotap.http_policy import CONNECTION_SETTINGS
+from tap_recotap.http_policy import (
+    CONNECTION_SETTINGS,
+    InvalidAPIKeyError,
+    RecotapAPIError,
+)
 from tap_recotap.http_session import session_from_config
 from tap_recotap.output import RecotapWriter
 from tap_recotap.schemas import account_schema
@@ -30,6 +35,9 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import click
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.io_base import GenericSingerWriter
     from singer_sdk.streams import Stream
@@ -123,7 +131,20 @@ class TapRecotap(SettingsCheck, Tap):
         (as in target-recotap; command line only, so tests' processes are left alone).
         """
         gc.freeze()
-        super().invoke(**kwargs)
+        with _recotap_errors_in_one_line():
+            super().invoke(**kwargs)
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        with _recotap_errors_in_one_line():
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        with _recotap_errors_in_one_line():
+            super().cb_test(ctx, param, value)
 
     def discover_streams(self) -> list[Stream]:
         """The four streams; the accounts schema is typed from the custom fields."""
@@ -145,3 +166,18 @@ class TapRecotap(SettingsCheck, Tap):
         finally:
             session.close()
         return account_schema(fields if isinstance(fields, list) else [])
+
+
+@contextmanager
+def _recotap_errors_in_one_line() -> Iterator[None]:
+    """Report a Recotap error (a refusal, an outage, an unusable key) as its message and exit 1.
+
+    The message says what failed and what to do; the traceback of the HTTP stack (five chained
+    ones for a refused connection) only buried it. It is still logged at DEBUG level.
+    """
+    try:
+        yield
+    except (RecotapAPIError, InvalidAPIKeyError) as exc:
+        _logger.error("%s", exc)  # noqa: TRY400 (the traceback is the noise removed here)
+        _logger.debug("Where it failed:", exc_info=True)
+        sys.exit(1)

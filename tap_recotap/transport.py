@@ -1,7 +1,8 @@
-"""The streams' requests transport adapter: a hook right after a request is sent, one
-connection-pool lookup per host, and a body read in one read.
+"""The streams' requests transport adapter: a hook right after a request is sent, and one
+connection-pool lookup per host, on top of the policy's `DeadlineAdapter` (request_timeout
+bounds a whole answer).
 
-All three serve the prefetch thread (fast_stream), where everything between a response and the next
+Both serve the prefetch thread (fast_stream), where everything between a response and the next
 request adds to the wall time of a sync (measured at 50 ms latency, docs/tap.md "Performance"):
 
 - `after_request_sent` runs a callback the moment a request has been written to its connection,
@@ -15,8 +16,9 @@ request adds to the wall time of a sync (measured at 50 ms latency, docs/tap.md 
 - requests looks the connection pool up afresh for every request (0.1 ms of the 1.3 ms between
   a response and the next request); the adapter keeps the pool per scheme, host, port and TLS
   settings, and looks it up again once it has been closed.
-- requests reads a body in 10 KiB chunks, each a trip through urllib3; the adapter reads a body
-  that is not streamed in one.
+
+(requests reads a body in 10 KiB chunks, each a trip through urllib3; `DeadlineAdapter` reads
+it in reads of up to 256 KiB, which also keeps that cost away.)
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import ConnectionPool
+
+from tap_recotap.http_session import DeadlineAdapter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -39,7 +42,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    from requests import PreparedRequest, Response
+    from requests import PreparedRequest
 
 _pending = threading.local()  # `callback`: what to run after this thread's next request is sent
 
@@ -77,8 +80,8 @@ class _HTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-class TapTransportAdapter(HTTPAdapter):
-    """requests' adapter, with connections that run `after_request_sent` callbacks and the
+class TapTransportAdapter(DeadlineAdapter):
+    """The policy's adapter, with connections that run `after_request_sent` callbacks and the
     connection pool kept per host."""
 
     def __init__(self) -> None:
@@ -115,20 +118,3 @@ class TapTransportAdapter(HTTPAdapter):
     def close(self) -> None:
         self._pools.clear()
         super().close()
-
-    @override
-    def send(
-        self,
-        request: PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> Response:
-        response = super().send(request, stream, timeout, verify, cert, proxies)
-        if not stream:
-            # The body in one read (`chunk_size=None`), not in requests' 10 KiB chunks, each a
-            # trip through urllib3; requests' own iterator, so its read errors stay its own.
-            response._content = b"".join(response.iter_content(chunk_size=None))
-        return response

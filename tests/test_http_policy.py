@@ -84,11 +84,21 @@ def test_waits_grow_exponentially_with_jitter_and_stay_under_the_cap():
         assert ceiling / 2 <= wait <= ceiling
 
 
-def test_retry_after_replaces_the_computed_wait_and_is_capped():
+def test_a_longer_retry_after_replaces_the_computed_wait_and_is_capped():
     policy = RetryPolicy(base_delay=0.01, max_delay=60.0)
     asked, too_long = RecotapRetriableError("429"), RecotapRetriableError("429")
     asked.retry_after, too_long.retry_after = 3.0, 3600.0
     assert _waits(policy, [asked, too_long]) == [3.0, 60.0]
+
+
+def test_a_retry_after_in_the_past_or_shorter_keeps_the_backoff_wait():
+    # A date already past reads as 0 s: it must not turn the backoff into immediate retries.
+    policy = RetryPolicy(base_delay=1.0, max_delay=60.0)
+    past, short = RecotapRetriableError("429"), RecotapRetriableError("429")
+    past.retry_after, short.retry_after = 0.0, 0.1
+    waits = _waits(policy, [past, short, past])
+    for wait, ceiling in zip(waits, [1, 2, 4], strict=True):
+        assert ceiling / 2 <= wait <= ceiling
 
 
 def test_validation_details_are_rendered_property_by_property():

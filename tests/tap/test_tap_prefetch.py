@@ -112,7 +112,7 @@ def test_a_prefetched_page_that_keeps_failing_ends_the_run_after_the_pages_befor
     # The message the sequential loop gave: the policy's exhaustion error, naming the request.
     assert str(failure.value) == (
         "Recotap still failing after 4 attempts: Recotap answered 503 to GET /api/v1/accounts. "
-        "The API may be down or rate-limiting this key; try again later."
+        "The API may be down or overloaded; try again later."
     )
     messages = parse_messages(out.getvalue())
     records = [m["record"]["rtp_aid"] for m in messages if m["type"] == "RECORD"]
