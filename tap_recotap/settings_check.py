@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.validators import validator_for
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_recotap.http_policy import DEFAULT_API_URL, InsecureAPIURLError, check_api_url
+from tap_recotap.http_policy import (
+    DEFAULT_API_URL,
+    InsecureAPIURLError,
+    InvalidAPIKeyError,
+    check_api_url,
+    clean_api_key,
+)
 from tap_recotap.pagination import parse_timestamp
 
 if TYPE_CHECKING:
@@ -68,6 +74,12 @@ def settings_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> l
         try:
             check_api_url(api_url)
         except InsecureAPIURLError as error:
+            problems.append(str(error))
+    api_key = config.get("api_key")
+    if isinstance(api_key, str):  # another type is described above, without its value
+        try:
+            clean_api_key(api_key)
+        except InvalidAPIKeyError as error:
             problems.append(str(error))
     return problems
 

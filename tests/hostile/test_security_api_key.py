@@ -99,7 +99,7 @@ def test_the_tap_refuses_a_key_no_header_can_carry_without_showing_it(hostile, t
     )
 
     assert run.returncode != 0
-    assert "api_key cannot be sent in an HTTP header" in run.last_line
+    assert "api_key cannot be sent in an HTTP header" in run.stderr
     assert "Traceback" not in run.stderr
     for form in _forms(key):
         assert form not in run.stderr + run.stdout
