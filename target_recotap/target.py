@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
@@ -15,7 +17,7 @@ from singer_sdk.target_base import Target
 from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, RunReport
-from target_recotap.in_flight import InFlightBatches, InterruptedBatchError
+from target_recotap.in_flight import InFlightBatches
 from target_recotap.record_path import LeanRecordPath
 from target_recotap.recotap_api import RecotapAPI
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
@@ -28,12 +30,28 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import PurePath
+    from types import FrameType
 
     from singer_sdk.sinks import Sink
 
 
 class UnsupportedStreamError(ValueError):
     """A stream name target-recotap cannot route to a Recotap endpoint."""
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StoppedBySignalError(SystemExit):
+    """SIGTERM or SIGINT: stop where the main thread is; exit 128 + the signal's number.
+
+    A `SystemExit`, so no `except Exception` on the way up swallows it, and the process exits
+    with its code without a traceback wherever it is raised.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signal_name = signal.Signals(signum).name
 
 
 class TargetRecotap(LeanRecordPath):
@@ -143,8 +161,56 @@ class TargetRecotap(LeanRecordPath):
         # Drain sinks one after the other, in the order their streams started: accounts must be
         # in Recotap before the external ids, deals and activities that refer to their domains.
         self.max_parallelism = 1
+        self._stop_on_signals()
         self.run = self._start_run()
         self.exit_code = 0
+
+    def _stop_on_signals(self) -> None:
+        """Replace the SDK's SIGTERM/SIGINT handler, which drains and exits 0.
+
+        The SDK's handler runs in the main thread on top of whatever it was doing: a batch half
+        built, a batch waiting for a send slot, a batch being sent. Draining from there emitted
+        STATE past records that were never sent. Instead the signal stops the run where it is
+        (see `listen`): no STATE after it, exit status 128 + the signal's number.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, self._raise_stop)
+
+    @staticmethod
+    def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+        # A second signal while we wait for the requests in flight ends the process at once.
+        for other in _STOP_SIGNALS:
+            signal.signal(other, signal.SIG_DFL)
+        raise StoppedBySignalError(signum)
+
+    @override
+    def listen(self, file_input: Any = None) -> None:
+        try:
+            super().listen(file_input)
+        except StoppedBySignalError as stop:
+            self._finish_after_signal(stop)
+            raise
+
+    def _finish_after_signal(self, stop: StoppedBySignalError) -> None:
+        """Let the requests in flight finish and report them; emit no STATE; say so."""
+        self.logger.error(
+            "Received %s: stopping. No more input is read and no STATE is emitted; waiting for "
+            "the %d write request(s) in flight to finish (a second signal stops at once).",
+            stop.signal_name,
+            self.run.in_flight.in_flight(),
+        )
+        self.run.in_flight.close()
+        self.run.api.close()
+        self._log_summary()
+        self.logger.error(
+            "Stopped by %s before the end of the input. Records read after the last STATE "
+            "this target emitted may not be in Recotap: the next run, starting from that "
+            "STATE, sends them again. Exiting with status %s.",
+            stop.signal_name,
+            stop.code,
+        )
 
     def _start_run(self) -> RunContext:
         try:
@@ -222,15 +288,10 @@ class TargetRecotap(LeanRecordPath):
 
     @override
     def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
-        try:
-            super()._drain_all(sink_list, parallelism)
-            # drain_all emits the tap's STATE right after this: every batch handed to a worker
-            # must be confirmed by the API first. A background failure is raised here: no STATE.
-            self.run.in_flight.wait()
-        except InterruptedBatchError as interrupted:
-            # From the SDK's SIGTERM handler, which exits 0 whatever happens: say why no STATE.
-            self.logger.error("%s", interrupted)  # noqa: TRY400 (the reason, not a traceback)
-            raise
+        super()._drain_all(sink_list, parallelism)
+        # drain_all emits the tap's STATE right after this: every batch handed to a worker
+        # must be confirmed by the API first. A background failure is raised here: no STATE.
+        self.run.in_flight.wait()
 
     @override
     def process_endofpipe(self) -> None:
