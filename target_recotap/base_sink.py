@@ -35,7 +35,7 @@ else:
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
-    from target_recotap.context import HasRunContext, RunContext
+    from target_recotap.context import RunContext, TargetSeams
     from target_recotap.recotap_api import Endpoint
 
 # API item statuses → our outcomes. "upserted" is what a third-party report saw on deals (§8.1).
@@ -74,7 +74,8 @@ class RecotapSink(BatchSink):
         self, target: Target, stream_name: str, schema: dict[str, Any], key_properties: Any
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self.run: RunContext = cast("HasRunContext", target).run
+        self.target_seams = cast("TargetSeams", target)
+        self.run: RunContext = self.target_seams.run
         self._seen_columns: set[str] = set()
         # Checked on every record: computed once (settings and key do not change in a run).
         self._full_at = self.max_size
@@ -171,6 +172,9 @@ class RecotapSink(BatchSink):
 
     @override
     def process_batch(self, context: dict[str, Any]) -> None:
+        if "records" in context:  # the records of a BATCH message's file, as the SDK read them
+            self.take_batch_file(context["records"])
+            return
         batch = list(context.get("pending", {}).values())
         if not batch:
             return
@@ -191,6 +195,16 @@ class RecotapSink(BatchSink):
         in_flight.submit(self.stream_name, (p.key for p in batch), lambda: self.deliver(batch))
         if not self.in_background:
             in_flight.wait()
+
+    def take_batch_file(self, records: list[dict[str, Any]]) -> None:
+        """Records of a BATCH file take the RECORD path: checked, refused or sent one by one.
+
+        singer-sdk reads the file and hands over all its records at once; without this they
+        were never sent (this sink's batches are built record by record). They join the records
+        this sink holds, in input order, so a later write of a key still wins.
+        """
+        for record in records:
+            self.target_seams.take_record(self, record)
 
     def after_dry_run(self, batch: list[Pending]) -> None:
         """Hook: what a dry run must pretend happened (e.g. custom fields now exist)."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from target_recotap.failures import RunReport
 from target_recotap.in_flight import InFlightBatches
 from target_recotap.recotap_api import RecotapAPI
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
 
 
 class CustomFieldKeys:
@@ -62,3 +65,10 @@ class HasRunContext(Protocol):
     """A target that carries a `RunContext` (TargetRecotap)."""
 
     run: RunContext
+
+
+class TargetSeams(HasRunContext, Protocol):
+    """What a sink asks of its target besides the run context (TargetRecotap)."""
+
+    def take_record(self, sink: Sink, record: dict[str, Any]) -> None:
+        """Validate and hand over one record, as for a RECORD message."""

@@ -62,11 +62,12 @@ class LeanRecordPath(Target):
             if sink is None:
                 self._assert_sink_exists(stream_map.stream_alias)  # raises
                 sink = self.get_sink(stream_map.stream_alias)
-            self._process_record(sink, record)
+            self.take_record(sink, record)
+            sink.record_counter_metric.increment()
         self._handle_max_record_age()
 
-    def _process_record(self, sink: Sink, record: dict[str, Any]) -> None:
-        """Validate, hand over and count one record; drain its sink once full."""
+    def take_record(self, sink: Sink, record: dict[str, Any]) -> None:
+        """Validate and hand over one record (from a RECORD or a BATCH file); drain when full."""
         context = sink._get_context(record)
         try:
             parsed = sink._validate_and_parse(record)
@@ -81,7 +82,6 @@ class LeanRecordPath(Target):
         sink._singer_validate_message(record)
         sink.tally_record_read()
         sink.process_record(record, context)
-        sink.record_counter_metric.increment()
         if sink.is_full:
             self.logger.debug("Sink for '%s' is full: draining", sink.stream_name)
             self.drain_one(sink)
