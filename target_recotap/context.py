@@ -59,6 +59,7 @@ class RunContext:
     dry_run: bool
     upsert: bool
     segment_id: str | None
+    clear_custom_fields_with_null: bool = False
 
 
 class HasRunContext(Protocol):

@@ -80,11 +80,6 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def without_nulls(item: dict[str, Any]) -> dict[str, Any]:
-    """Drop null optional members: the API's DTO checks reject null for typed fields."""
-    return {key: value for key, value in item.items() if value is not None}
-
-
 def merge_accounts(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
     """Coalesce two pushes of one domain: the later wins, `customFields` are merged (§4.2)."""
     merged = {**earlier, **later}

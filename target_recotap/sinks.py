@@ -55,19 +55,27 @@ class AccountsSink(RecotapSink):
     def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
         item = super().build_item(record)
         others = record.keys() - self.specs.keys()
-        if not others:
-            return item
-        # Top-level columns named like active custom-field keys go into customFields (§4.7).
-        extra = {
-            column: value
-            for column, value in record.items()
-            if column in others
-            and not column.startswith("rtp_")
-            and self.run.custom_fields.is_active(column)
-        }
-        if extra:
-            item["customFields"] = {**item.get("customFields", {}), **extra}
+        mapped = self.mapped_custom_fields(record, others) if others else {}
+        if "customFields" not in item and not mapped:
+            return item  # the usual case
+        custom = {**item.get("customFields", {}), **mapped}
+        if not self.run.clear_custom_fields_with_null:
+            # §4.2: a key sent is written, so a null would clear the value stored in Recotap.
+            # A NULL in a CRM column usually means "unknown here", not "erase it there".
+            custom = {key: value for key, value in custom.items() if value is not None}
+        if custom:
+            item["customFields"] = custom
+        else:
+            item.pop("customFields", None)
         return item
+
+    def mapped_custom_fields(self, record: dict[str, Any], columns: set[str]) -> dict[str, Any]:
+        """Top-level columns named like active custom-field keys go into customFields (§4.7)."""
+        return {
+            column: record[column]
+            for column in columns
+            if not column.startswith("rtp_") and self.run.custom_fields.is_active(column)
+        }
 
     @override
     def extra_body(self) -> dict[str, Any]:

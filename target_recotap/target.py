@@ -74,6 +74,16 @@ class TargetRecotap(LeanRecordPath):
             "accounts are reported as failed records.",
         ),
         th.Property(
+            "clear_custom_fields_with_null",
+            th.BooleanType,
+            default=False,
+            title="Clear custom fields with null",
+            description="Off (default): null values are never sent, so an upsert never clears "
+            "a field; a null custom-field value (in customFields or a column mapped into it) "
+            "leaves the value stored in Recotap as it is. On: a null custom-field value is "
+            "sent and clears that field in Recotap. Other fields are never cleared.",
+        ),
+        th.Property(
             "segment_id",
             th.StringType,
             title="Segment ID",
@@ -218,6 +228,9 @@ class TargetRecotap(LeanRecordPath):
             dry_run=bool(self.config.get("dry_run", False)),
             upsert=bool(self.config.get("upsert", True)),
             segment_id=self.config.get("segment_id") or None,
+            clear_custom_fields_with_null=bool(
+                self.config.get("clear_custom_fields_with_null", False)
+            ),
         )
         if run.segment_id:
             self._check_segment(api, run.segment_id)
