@@ -232,23 +232,54 @@ class RecotapSink(BatchSink):
     # Step 3: read the results.
 
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
-        """Match `data.results[]` to the batch by key field (position as a fallback)."""
+        """Match `data.results[]` to the batch: by position, else by normalised key.
+
+        The usual answer lists one result per item in request order. Otherwise each item needs
+        exactly one result with its key, and that result exactly one item: anything else is
+        ambiguous, and blaming or crediting the wrong record is worse than failing both.
+        """
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
-            return [Outcome(p, FAILED, f"unexpected response: {data!r:.200}") for p in batch]
-        key_field = self.key_field
-        by_key: dict[str, Any] | None = None
+            reason = f"Recotap's answer confirms nothing (no results list): {data!r:.200}"
+            return [Outcome(p, FAILED, reason) for p in batch]
+        if len(results) == len(batch) and all(
+            isinstance(r, dict) and self.same_key(r.get(self.key_field), p.key)
+            for r, p in zip(results, batch, strict=True)
+        ):
+            return [self.read_result(p, r) for p, r in zip(batch, results, strict=True)]
+        return self.read_results_by_key(batch, results)
+
+    def read_results_by_key(self, batch: list[Pending], results: list[Any]) -> list[Outcome]:
+        """Each item's result found by its normalised key; missing or ambiguous ones fail."""
+        by_key: dict[str, list[dict[str, Any]]] = {}
+        for result in results:
+            if isinstance(result, dict):
+                key = self.match_key(result.get(self.key_field))
+                by_key.setdefault(key, []).append(result)
+        items_per_key = Counter(self.match_key(p.key) for p in batch)
         outcomes = []
-        for index, pending in enumerate(batch):
-            at = results[index] if index < len(results) else None
-            if isinstance(at, dict) and at.get(key_field) == pending.key:
-                result: dict[str, Any] | None = at  # the usual case: results in request order
+        for pending in batch:
+            key = self.match_key(pending.key)
+            found = by_key.get(key, [])
+            if not found:
+                outcomes.append(Outcome(pending, FAILED, "Recotap returned no result for it"))
+            elif len(found) > 1 or items_per_key[key] > 1:
+                reason = (
+                    f"Recotap's answer is ambiguous: {len(found)} result(s) for "
+                    f"{items_per_key[key]} item(s) with this {self.key_field}"
+                )
+                outcomes.append(Outcome(pending, FAILED, reason))
             else:
-                if by_key is None:
-                    by_key = {str(r.get(key_field)): r for r in results if isinstance(r, dict)}
-                result = by_key.get(pending.key, at if isinstance(at, dict) else None)
-            outcomes.append(self.read_result(pending, result))
+                outcomes.append(self.read_result(pending, found[0]))
         return outcomes
+
+    def match_key(self, value: Any) -> str:
+        """The form in which a key echoed by Recotap is compared with ours."""
+        return str(value)
+
+    def same_key(self, echoed: Any, key: str) -> bool:
+        """Whether a result's key names the item whose key is `key`."""
+        return echoed == key or self.match_key(echoed) == self.match_key(key)
 
     def read_result(self, pending: Pending, result: dict[str, Any] | None) -> Outcome:
         """Turn one `results[]` entry into an outcome."""

@@ -34,6 +34,20 @@ def normalise_domain(raw: str) -> str:
     return text.removeprefix("www.")
 
 
+def domain_match_key(value: Any) -> str:
+    """A domain as compared with one Recotap echoes: normalised, and in ASCII (punycode) form.
+
+    The API may answer `bücher.example` as `xn--bcher-kva.example`: both give the same key.
+    """
+    text = normalise_domain(str(value))
+    if text.isascii():
+        return text
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN: compare it as it is
+        return text
+
+
 def iso8601(value: Any) -> str | None:
     """Return `value` as an ISO-8601 string, or None when it is not a date/datetime.
 

@@ -12,7 +12,7 @@ from tap_recotap.http_policy import RecotapAPIError
 from target_recotap import recotap_api, validation
 from target_recotap.base_sink import Outcome, Pending, RecotapSink, mentions
 from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
-from target_recotap.records import merge_accounts
+from target_recotap.records import domain_match_key, merge_accounts
 
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
@@ -41,6 +41,10 @@ class AccountsSink(RecotapSink):
     @override
     def merge(self, earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
         return merge_accounts(earlier, later)  # §4.2: customFields merge per key
+
+    @override
+    def match_key(self, value: Any) -> str:
+        return domain_match_key(value)
 
     @override
     def known_column(self, column: str) -> bool:
@@ -119,12 +123,33 @@ class ExternalIdMappingsSink(RecotapSink):
     read_only = frozenset({"name"})
 
     @override
+    def match_key(self, value: Any) -> str:
+        return domain_match_key(value)
+
+    @override
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
-        not_found = set(data.get("notFound") or []) if isinstance(data, dict) else set()
+        """§4.5 answers counts and the domains it did not find, no per-item results.
+
+        A mapping is confirmed only when `notFound` is a list without its domain and `matched`
+        counts exactly the other domains sent; any other answer confirms none of them.
+        """
+        not_found = data.get("notFound") if isinstance(data, dict) else None
+        matched = data.get("matched") if isinstance(data, dict) else None
+        if not isinstance(not_found, list) or type(matched) is not int:
+            reason = f"Recotap's answer confirms nothing (no matched/notFound): {data!r:.200}"
+            return [Outcome(p, FAILED, reason) for p in batch]
+        missing = {domain_match_key(domain) for domain in not_found}
+        found = {p.key for p in batch if domain_match_key(p.key) not in missing}
+        if matched != len(found):
+            reason = (
+                f"Recotap's answer does not add up: matched={matched}, but {len(found)} of "
+                f"the {len(batch)} domains sent are not in notFound"
+            )
+            return [Outcome(p, FAILED, reason) for p in batch]
         return [
-            Outcome(p, FAILED, f"no Recotap account has the domain {p.key}")
-            if p.key in not_found
-            else Outcome(p, UPDATED)
+            Outcome(p, UPDATED)
+            if p.key in found
+            else Outcome(p, FAILED, f"no Recotap account has the domain {p.key}")
             for p in batch
         ]
 
@@ -168,13 +193,28 @@ class CustomFieldsSink(RecotapSink):
 
     @override
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
-        # §4.7: data is an array holding the created definition.
-        return [Outcome(p, CREATED) for p in batch]
+        """§4.7: data is an array holding the created definition; nothing else confirms it."""
+        (pending,) = batch  # one field per call (the endpoint's cap)
+        key = validation.derived_custom_field_key(pending.key)
+        created = isinstance(data, list) and any(
+            isinstance(field, dict)
+            and (field.get("key") == key or field.get("label") == pending.key)
+            for field in data
+        )
+        if created:
+            return [Outcome(pending, CREATED)]
+        reason = f"Recotap's answer does not confirm the field {key} was created: {data!r:.200}"
+        return [Outcome(pending, FAILED, reason)]
 
     @override
     def after_dry_run(self, batch: list[Pending]) -> None:
         for pending in batch:
             self.run.custom_fields.add(validation.derived_custom_field_key(pending.key))
+
+
+def _defines(field: Any, key: str, label: str) -> bool:
+    """Whether `field` (from Recotap's answer) is the custom field `key` / `label`."""
+    return isinstance(field, dict) and (field.get("key") == key or field.get("label") == label)
 
 
 class DealStagesSink(RecotapSink):
