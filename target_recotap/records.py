@@ -78,6 +78,11 @@ def _parse_iso(text: str) -> datetime | None:
         return None
 
 
+def is_blank(value: Any) -> bool:
+    """True for an empty or whitespace-only string: a CRM's way of saying "no value"."""
+    return type(value) is str and (value == "" or value.isspace())
+
+
 def is_number(value: Any) -> bool:
     """True for JSON numbers (int, float, Decimal), never for bool."""
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)

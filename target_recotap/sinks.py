@@ -12,7 +12,7 @@ from tap_recotap.http_policy import RecotapAPIError
 from target_recotap import recotap_api, validation
 from target_recotap.base_sink import Outcome, Pending, RecotapSink, mentions
 from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
-from target_recotap.records import domain_match_key, merge_accounts
+from target_recotap.records import domain_match_key, is_blank, merge_accounts
 
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
@@ -62,11 +62,14 @@ class AccountsSink(RecotapSink):
         mapped = self.mapped_custom_fields(record, others) if others else {}
         if "customFields" not in item and not mapped:
             return item  # the usual case
-        custom = {**item.get("customFields", {}), **mapped}
-        if not self.run.clear_custom_fields_with_null:
-            # §4.2: a key sent is written, so a null would clear the value stored in Recotap.
-            # A NULL in a CRM column usually means "unknown here", not "erase it there".
-            custom = {key: value for key, value in custom.items() if value is not None}
+        # §4.2: a key sent is written, so a null would clear the value stored in Recotap. A NULL
+        # (or an empty string) in a CRM column usually means "unknown here", not "erase it".
+        keep_nulls = self.run.clear_custom_fields_with_null
+        custom = {
+            key: value
+            for key, value in {**item.get("customFields", {}), **mapped}.items()
+            if (keep_nulls or value is not None) and not is_blank(value)
+        }
         if custom:
             item["customFields"] = custom
         else:

@@ -13,13 +13,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_recotap.records import is_number, iso8601, json_ready, normalise_domain
+from target_recotap.records import (
+    domain_match_key,
+    is_blank,
+    is_number,
+    iso8601,
+    json_ready,
+    normalise_domain,
+)
 
 # Close to class-validator's isEmail: local part, dotted host, alphabetic TLD.
 _EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
+)
+# A company's domain as a DNS hostname, in its ASCII (punycode) form: dot-separated labels of
+# letters, digits and inner hyphens, at most 63 characters each, ending in an alphabetic TLD.
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
 )
 
 
@@ -62,7 +74,7 @@ def _build_object(
     item: dict[str, Any] = {}
     for name, spec in specs.items():
         value = source.get(name)
-        if value is None or (value == "" and spec.required):
+        if value is None or is_blank(value):  # an empty string is no value (never sent)
             if spec.required:
                 problems.append(f"{path}{name} is required")
             continue
@@ -113,13 +125,14 @@ def _string(value: Any, _spec: Spec) -> _Checked:
     return (value, None) if isinstance(value, str) else (None, "must be a string")
 
 
-def _domain(value: Any, spec: Spec) -> _Checked:
+def _domain(value: Any, _spec: Spec) -> _Checked:
     if not isinstance(value, str):
         return None, "must be a string"
     cleaned = normalise_domain(value)
-    if not cleaned and spec.required:
-        return None, "is not a domain"
-    return cleaned or None, None
+    if _HOSTNAME_RE.match(domain_match_key(cleaned)) is None:
+        # The API would store it as it is (§2.8 only cleans): an account no one can match.
+        return None, "is not a domain (expected a hostname such as example.com)"
+    return cleaned, None
 
 
 def _email(value: Any, _spec: Spec) -> _Checked:
