@@ -22,6 +22,7 @@ from target_recotap.failures import (
     FAILED,
     REFUSED,
     SKIPPED,
+    SUPERSEDED,
     UPDATED,
 )
 from target_recotap.records import later_wins
@@ -49,6 +50,7 @@ class Pending(NamedTuple):
     key: str
     item: dict[str, Any]
     record: dict[str, Any]
+    position: int  # the record's number in its stream (1 = the first record read), for logs
 
 
 class Outcome(NamedTuple):
@@ -65,6 +67,9 @@ class RecotapSink(BatchSink):
     endpoint: ClassVar[Endpoint]
     specs: ClassVar[Mapping[str, Spec]]
     key_field: ClassVar[str]
+    # A column naming the record in the source system besides the key (logs of duplicates).
+    source_id_field: ClassVar[str | None] = None
+    merge_note: ClassVar[str] = ""  # how two records of one key are combined, if not replaced
     # Columns the tap emits that the API does not accept: dropped silently.
     read_only: ClassVar[frozenset[str]] = frozenset()
     # False: the main thread waits for each batch, because records read next depend on it.
@@ -80,6 +85,7 @@ class RecotapSink(BatchSink):
         # Checked on every record: computed once (settings and key do not change in a run).
         self._full_at = self.max_size
         self._key_columns = frozenset(self.key_properties)
+        self._position = 0  # records of this stream received so far
 
     @cached_property
     @override
@@ -119,6 +125,7 @@ class RecotapSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        self._position += 1
         self.warn_unknown_columns(record)
         try:
             item = self.build_item(record)
@@ -128,9 +135,31 @@ class RecotapSink(BatchSink):
         pending: dict[str, Pending] = context.setdefault("pending", {})
         key = str(item[self.key_field])
         if key in pending:  # same key twice in one batch: one API item (later wins)
-            item = self.merge(pending.pop(key).item, item)
-            self.logger.debug("%s: coalesced two records for %s", self.stream_name, key)
-        pending[key] = Pending(key, item, record)
+            earlier = pending.pop(key)
+            item = self.merge(earlier.item, item)
+            self.warn_superseded(earlier, record, key)
+        pending[key] = Pending(key, item, record, self._position)
+
+    def warn_superseded(self, earlier: Pending, record: dict[str, Any], key: str) -> None:
+        """One WARNING per record whose values a later record of the same key replaces."""
+        self.run.report.count(self.stream_name, SUPERSEDED)
+        self.logger.warning(
+            "%s: record %s supersedes record %s: same %s %s in one batch, so one item is "
+            "sent and the later record's values win%s",
+            self.stream_name,
+            self.name_record(self._position, record),
+            self.name_record(earlier.position, earlier.record),
+            self.key_field,
+            key,
+            self.merge_note,
+        )
+
+    def name_record(self, position: int, record: Mapping[str, Any]) -> str:
+        """`#12` or `#12 (externalId 'crm-9')`: how the duplicate warning names a record."""
+        field = self.source_id_field
+        if field is None or record.get(field) in (None, ""):
+            return f"#{position}"
+        return f"#{position} ({field} {record[field]!r})"
 
     def refuse(self, record: dict[str, Any], reason: str) -> None:
         """Report `record` as refused locally (log, counters, failed-records file); never sent."""

@@ -22,6 +22,7 @@ EXISTING = "existing"
 SKIPPED = "skipped"
 FAILED = "failed"
 REFUSED = "refused"
+SUPERSEDED = "superseded"  # replaced by a later record of the same key in its batch (not sent)
 DRY_RUN = "would_send"
 
 
@@ -60,7 +61,15 @@ class FailedRecordsFile:
 class RunReport:
     """Counts outcomes per stream and reports failed records (file + log)."""
 
-    ORDER: ClassVar[tuple[str, ...]] = (CREATED, UPDATED, EXISTING, SKIPPED, FAILED, REFUSED)
+    ORDER: ClassVar[tuple[str, ...]] = (
+        CREATED,
+        UPDATED,
+        EXISTING,
+        SKIPPED,
+        FAILED,
+        REFUSED,
+        SUPERSEDED,
+    )
 
     def __init__(self, failed_records: FailedRecordsFile, logger: logging.Logger) -> None:
         self.failed_records = failed_records

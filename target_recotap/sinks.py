@@ -36,6 +36,8 @@ class AccountsSink(RecotapSink):
     endpoint = recotap_api.ACCOUNTS
     specs = validation.ACCOUNT
     key_field = "domain"
+    source_id_field = "externalId"
+    merge_note = " (customFields of both are merged)"
     read_only = _ACCOUNT_READ_ONLY
 
     @override
@@ -122,6 +124,7 @@ class ExternalIdMappingsSink(RecotapSink):
     endpoint = recotap_api.EXTERNAL_IDS
     specs = validation.MAPPING
     key_field = "domain"
+    source_id_field = "externalId"
     # tap-recotap's unmapped_accounts carries the account name; it is not part of a mapping.
     read_only = frozenset({"name"})
 
