@@ -16,7 +16,7 @@ from singer_sdk.target_base import Target
 
 from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
 from target_recotap.context import CustomFieldKeys, RunContext
-from target_recotap.failures import FailedRecordsFile, RunReport
+from target_recotap.failures import FailedRecordsFile, FailedRecordsPathError, RunReport
 from target_recotap.in_flight import InFlightBatches
 from target_recotap.record_path import LeanRecordPath
 from target_recotap.recotap_api import RecotapAPI
@@ -219,7 +219,12 @@ class TargetRecotap(LeanRecordPath):
             api = RecotapAPI.from_config(self.config, self.logger)
         except InsecureAPIURLError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from error
-        report = RunReport(FailedRecordsFile(self.config.get("failed_records_path")), self.logger)
+        failed_records = FailedRecordsFile(self.config.get("failed_records_path"))
+        try:
+            failed_records.check()
+        except FailedRecordsPathError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from error
+        report = RunReport(failed_records, self.logger)
         run = RunContext(
             api=api,
             report=report,
