@@ -85,7 +85,6 @@ class RecotapSink(BatchSink):
         # Checked on every record: computed once (settings and key do not change in a run).
         self._full_at = self.max_size
         self._key_columns = frozenset(self.key_properties)
-        self._position = 0  # records of this stream received so far
 
     @cached_property
     @override
@@ -125,7 +124,7 @@ class RecotapSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        self._position += 1
+        self.run.records_received[self.stream_name] += 1
         self.warn_unknown_columns(record)
         try:
             item = self.build_item(record)
@@ -138,7 +137,7 @@ class RecotapSink(BatchSink):
             earlier = pending.pop(key)
             item = self.merge(earlier.item, item)
             self.warn_superseded(earlier, record, key)
-        pending[key] = Pending(key, item, record, self._position)
+        pending[key] = Pending(key, item, record, self.run.records_received[self.stream_name])
 
     def warn_superseded(self, earlier: Pending, record: dict[str, Any], key: str) -> None:
         """One WARNING per record whose values a later record of the same key replaces."""
@@ -147,7 +146,7 @@ class RecotapSink(BatchSink):
             "%s: record %s supersedes record %s: same %s %s in one batch, so one item is "
             "sent and the later record's values win%s",
             self.stream_name,
-            self.name_record(self._position, record),
+            self.name_record(self.run.records_received[self.stream_name], record),
             self.name_record(earlier.position, earlier.record),
             self.key_field,
             key,

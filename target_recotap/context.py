@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from target_recotap.failures import RunReport
@@ -60,6 +61,9 @@ class RunContext:
     upsert: bool
     segment_id: str | None
     clear_custom_fields_with_null: bool = False
+    # Records received per stream (read by the main thread only): how logs number a record,
+    # across the sinks a schema change replaces.
+    records_received: Counter[str] = field(default_factory=Counter)
 
 
 class HasRunContext(Protocol):
