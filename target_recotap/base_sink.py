@@ -231,8 +231,7 @@ class RecotapSink(BatchSink):
         were never sent (this sink's batches are built record by record). They join the records
         this sink holds, in input order, so a later write of a key still wins.
         """
-        for record in records:
-            self.target_seams.take_record(self, record)
+        self.target_seams.take_batch_records(self, records)
 
     def after_dry_run(self, batch: list[Pending]) -> None:
         """Hook: what a dry run must pretend happened (e.g. custom fields now exist)."""

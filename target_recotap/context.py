@@ -75,5 +75,5 @@ class HasRunContext(Protocol):
 class TargetSeams(HasRunContext, Protocol):
     """What a sink asks of its target besides the run context (TargetRecotap)."""
 
-    def take_record(self, sink: Sink, record: dict[str, Any]) -> None:
-        """Validate and hand over one record, as for a RECORD message."""
+    def take_batch_records(self, sink: Sink, records: list[dict[str, Any]]) -> None:
+        """Map, validate and hand over the records of a BATCH file, as RECORD messages."""

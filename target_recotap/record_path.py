@@ -66,6 +66,26 @@ class LeanRecordPath(Target):
             sink.record_counter_metric.increment()
         self._handle_max_record_age()
 
+    def take_batch_records(self, sink: Sink, records: list[dict[str, Any]]) -> None:
+        """Records of a BATCH file for `sink`: its stream map (the SDK does not apply it), then
+        the RECORD path."""
+        stream_map = self._stream_map_into(sink.stream_name)
+        for raw in records:
+            record = raw if _is_identity(stream_map) else stream_map.transform(raw)
+            if record is not None:  # None: filtered out by the stream map
+                self.take_record(sink, record)
+
+    def _stream_map_into(self, alias: str) -> StreamMap:
+        maps = [m for ms in self.mapper.stream_maps.values() for m in ms if m.stream_alias == alias]
+        if len(maps) != 1:
+            message = (
+                f"A BATCH message for {alias!r} cannot be mapped: {len(maps)} stream maps "
+                "write to that stream, so which one its records went through is unknown. "
+                "Send RECORD messages for it, or give each source stream its own alias."
+            )
+            raise ValueError(message)
+        return maps[0]
+
     def take_record(self, sink: Sink, record: dict[str, Any]) -> None:
         """Validate and hand over one record (from a RECORD or a BATCH file); drain when full."""
         context = sink._get_context(record)

@@ -74,3 +74,28 @@ def test_a_batch_file_after_records_of_the_same_key_wins(harness, sandbox, tmp_p
 
     assert result.exit_code == 0, result.stderr
     assert _stored(sandbox) == {"same.batch.example.org": "from the BATCH file"}
+
+
+def test_batch_records_go_through_the_stream_map_like_records(harness, sandbox, tmp_path):
+    rows = [
+        {"website": f"https://www.mapped{i}.batch.example.org/", "company": f"M {i}"}
+        for i in range(3)
+    ]
+    maps = {
+        "companies": {
+            "__alias__": "accounts",
+            "domain": "website",
+            "name": "company",
+            "website": "__NULL__",
+            "company": "__NULL__",
+        }
+    }
+    messages = [
+        harness.schema("companies", {"website": {"type": "string"}, "company": {"type": "string"}}),
+        _batch_message("companies", [_batch_file(tmp_path, "m.jsonl", rows, gz=False)], gz=False),
+    ]
+
+    result = harness.cli(messages, stream_maps=maps)
+
+    assert result.exit_code == 0, result.stderr
+    assert _stored(sandbox) == {f"mapped{i}.batch.example.org": f"M {i}" for i in range(3)}
