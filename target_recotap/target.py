@@ -205,7 +205,7 @@ class TargetRecotap(LeanRecordPath):
         )
         self.run.in_flight.close()
         self.run.api.close()
-        self._log_summary()
+        self._log_summary(complete=False)
         self.logger.error(
             "Stopped by %s before the end of the input. Records read after the last STATE "
             "this target emitted may not be in Recotap: the next run, starting from that "
@@ -321,11 +321,15 @@ class TargetRecotap(LeanRecordPath):
             return
         super()._write_state_message(state)
 
-    def _log_summary(self) -> None:
+    def _log_summary(self, *, complete: bool = True) -> None:
         report = self.run.report
         for stream in report.streams():
             self.logger.info("Summary %s", report.summary_line(stream))
         failures = report.failures()
+        if not complete:  # stopped early: the exit status is the signal's, said next
+            if failures:
+                self.logger.warning("%d record(s) were refused or failed so far.", failures)
+            return
         limit = int(self.config.get("max_failed_records", 0))
         path = report.failed_records.path
         where = f"they are listed in {path}" if path else "set failed_records_path to keep them"
