@@ -382,6 +382,10 @@ class TargetRecotap(LeanRecordPath):
         except StoppedBySignalError as stop:
             target.finish_after_signal(stop)
             raise
+        except FailedRecordsPathError:
+            # Logged where it happened, with the record and what to do: no traceback needed.
+            target.run.in_flight.close()
+            sys.exit(1)
         if target.exit_code:
             sys.exit(target.exit_code)
 

@@ -51,22 +51,33 @@ def test_the_start_up_check_leaves_no_empty_file_behind(harness, sandbox):
     assert not harness.failed_path.exists()  # nothing failed: no file
 
 
-def test_a_full_disk_is_a_clear_error_and_the_run_stops_without_state(harness, sandbox):
+@pytest.mark.parametrize(
+    ("bad", "logged"),
+    [
+        ({"domain": "frf-bad.example.org"}, "'frf-bad.example.org' refused locally: name is"),
+        (  # failed by the API, reported from a worker thread
+            {"domain": "frf-bad.example.org", "name": "B", "customFields": {"NO_SUCH_C": 1}},
+            "frf-bad.example.org failed: Unknown custom field key(s): NO_SUCH_C",
+        ),
+    ],
+)
+def test_a_full_disk_is_a_clear_error_and_the_run_stops_without_state(
+    harness, sandbox, bad, logged
+):
     messages = [
-        *harness.stream("accounts", [{"domain": "frf-bad.example.org"}, *_accounts(3)]),
+        *harness.stream("accounts", [bad, *_accounts(3)]),
         harness.state({"bookmarks": {"accounts": {"replication_key_value": "x"}}}),
     ]
 
     result = harness.cli(messages, failed_records_path="/dev/full")
 
-    assert result.exit_code != 0
-    assert "accounts: record 'frf-bad.example.org' refused locally: name is required" in (
-        result.stderr
-    )
+    assert result.exit_code == 1
+    assert logged in result.stderr
     assert "failed_records_path '/dev/full' could not be written: No space left on device" in (
         result.stderr
     )
     assert "The run stops without emitting STATE" in result.stderr
+    assert "Traceback" not in result.stderr
     assert result.states == []
 
 
