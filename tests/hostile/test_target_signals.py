@@ -12,6 +12,8 @@ import json
 import re
 import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -103,3 +105,56 @@ def test_sigint_stops_like_sigterm(hostile: HostileServer, tmp_path: Path) -> No
     _assert_no_state_past_unconfirmed(run, api, accounts)
     assert "Stopped by SIGINT" in run.stderr
     assert _created_in_summary(run.stderr) == len(api.confirmed) == 4 * BATCH
+
+
+# The SDK drains every sink and emits the latest STATE every 5 minutes of a long run; with 0
+# it does so after every record, so a short run emits STATE mid-run, as a long one would.
+_EVERY_RECORD_DRAINS = (
+    "import sys; from target_recotap.target import TargetRecotap; "
+    "TargetRecotap._MAX_RECORD_AGE_IN_MINUTES = 0; sys.argv[0] = 'target-recotap'; "
+    "TargetRecotap.cli()"
+)
+
+
+def test_states_emitted_mid_run_before_a_sigterm_cover_only_confirmed_records(
+    hostile: HostileServer, tmp_path: Path
+) -> None:
+    api = AccountsAPI(hostile)
+    accounts = _accounts(60)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(target_config(hostile, tmp_path, max_in_flight_batches=4)))
+    target = subprocess.Popen(
+        [sys.executable, "-c", _EVERY_RECORD_DRAINS, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert target.stdin is not None
+    assert target.stdout is not None
+    first = [schema("accounts", ["domain", "name"])]
+    for position, account in enumerate(accounts[:50], start=1):
+        first += [record("accounts", account), state({"records_before": position})]
+    target.stdin.write(lines(first))
+    target.stdin.flush()
+    # A drain after each record emits the latest STATE read: STATE 1 .. 49 (STATE 50 would come
+    # with the next record's drain).
+    watchdog = threading.Timer(60, target.kill)  # a broken target must not hang the suite
+    watchdog.start()
+    states_before = [target.stdout.readline() for _ in range(49)]
+    watchdog.cancel()
+    api.hold()  # the next record's drain now waits for Recotap
+    target.stdin.write(lines([record("accounts", accounts[50]), state({"records_before": 51})]))
+    target.stdin.flush()
+    api.wait_until(lambda: api.received() == 51, "the 51st record is in flight")
+    target.send_signal(signal.SIGTERM)
+    api.release()
+    stdout, stderr = target.communicate(timeout=60)
+
+    all_states = "".join(states_before) + stdout
+    run = subprocess.CompletedProcess([], target.returncode, all_states, stderr)
+    assert run.returncode == 128 + signal.SIGTERM
+    _assert_no_state_past_unconfirmed(run, api, accounts)
+    emitted = [json.loads(line)["records_before"] for line in run.stdout.splitlines()]
+    assert emitted == list(range(1, 50))  # none after the drain the signal interrupted
+    assert "Stopped by SIGTERM before the end of the input" in run.stderr
