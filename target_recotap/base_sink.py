@@ -6,7 +6,6 @@ Each step is a small method. Records are built in the main thread; a full batch 
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from target_recotap.failures import (
     UPDATED,
 )
 from target_recotap.records import later_wins
+from target_recotap.refusals import items_named, points_into_batch
 from target_recotap.validation import InvalidRecordError, Spec, build_item
 
 if sys.version_info >= (3, 12):
@@ -355,7 +355,7 @@ class RecotapSink(BatchSink):
         """Isolate the items behind a whole-request 400 and deliver the others."""
         if error.status_code != _BAD_REQUEST:
             raise error
-        bad = self._items_named(error, len(batch))
+        bad = items_named(error, self.endpoint.payload_key, len(batch))
         if bad:
             self.record_outcomes(
                 [Outcome(batch[i], FAILED, f"Recotap refused it: {why}") for i, why in bad.items()]
@@ -364,42 +364,11 @@ class RecotapSink(BatchSink):
             if rest:
                 self.deliver(rest)
             return
-        if len(batch) > 1 and self._points_into_batch(error, batch):
+        keys = [p.key for p in batch]
+        if len(batch) > 1 and points_into_batch(error, self.endpoint.payload_key, keys):
             half = len(batch) // 2  # an item we cannot locate exactly: split until we can
             self.deliver(batch[:half])
             self.deliver(batch[half:])
             return
         reason = f"Recotap refused the whole request: {error}"
         self.record_outcomes([Outcome(p, FAILED, reason) for p in batch])
-
-    def _items_named(self, error: RecotapAPIError, size: int) -> dict[int, str]:
-        """Item positions named by validation errors such as `accounts.3.domain` (§5.1)."""
-        prefix = f"{self.endpoint.payload_key}."
-        found: dict[int, list[str]] = {}
-        for detail in error.details:
-            prop = str(detail.get("property", "")) if isinstance(detail, dict) else ""
-            match = re.match(rf"{re.escape(prefix)}(\d+)(?:\.|$)", prop)
-            if not match or int(match.group(1)) >= size:
-                return {}
-            texts = ", ".join(str(v) for v in (detail.get("constraints") or {}).values())
-            found.setdefault(int(match.group(1)), []).append(f"{prop}: {texts}")
-        return {index: "; ".join(texts) for index, texts in found.items()}
-
-    def _points_into_batch(self, error: RecotapAPIError, batch: list[Pending]) -> bool:
-        """Whether the refusal is about some item(s) rather than the request as a whole.
-
-        Validation errors name properties: anything outside the item list (e.g. `segmentId`)
-        is about the request. Business errors carry only a message (§5.1): it is about an item
-        when it names one of the batch's keys (e.g. "Duplicate stageId in pipeline b").
-        """
-        if error.details:
-            key = self.endpoint.payload_key
-            props = [str(d.get("property", "")) for d in error.details if isinstance(d, dict)]
-            return all(key and (p == key or p.startswith(f"{key}.")) for p in props)
-        text = error.custom_message or ""
-        return any(mentions(text, p.key) for p in batch)
-
-
-def mentions(text: str, key: str) -> bool:
-    """`key` appears in `text` as a whole token (so `p1` does not match `p10`)."""
-    return re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", text) is not None

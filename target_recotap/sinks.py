@@ -10,9 +10,10 @@ from singer_sdk.sinks import Sink
 
 from tap_recotap.http_policy import RecotapAPIError
 from target_recotap import recotap_api, validation
-from target_recotap.base_sink import Outcome, Pending, RecotapSink, mentions
+from target_recotap.base_sink import Outcome, Pending, RecotapSink
 from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
 from target_recotap.records import domain_match_key, is_blank, merge_accounts
+from target_recotap.refusals import mentions
 
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
