@@ -130,10 +130,6 @@ class ExternalIdMappingsSink(RecotapSink):
     read_only = frozenset({"name"})
 
     @override
-    def match_key(self, value: Any) -> str:
-        return domain_match_key(value)
-
-    @override
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
         """§4.5 answers counts and the domains it did not find, no per-item results.
 
