@@ -85,6 +85,7 @@ class RecotapSink(BatchSink):
         # Checked on every record: computed once (settings and key do not change in a run).
         self._full_at = self.max_size
         self._key_columns = frozenset(self.key_properties)
+        self._received = self.run.records_received.setdefault(stream_name, [0])
 
     @cached_property
     @override
@@ -124,7 +125,7 @@ class RecotapSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        self.run.records_received[self.stream_name] += 1
+        self._received[0] += 1
         self.warn_unknown_columns(record)
         try:
             item = self.build_item(record)
@@ -137,7 +138,7 @@ class RecotapSink(BatchSink):
             earlier = pending.pop(key)
             item = self.merge(earlier.item, item)
             self.warn_superseded(earlier, record, key)
-        pending[key] = Pending(key, item, record, self.run.records_received[self.stream_name])
+        pending[key] = Pending(key, item, record, self._received[0])
 
     def warn_superseded(self, earlier: Pending, record: dict[str, Any], key: str) -> None:
         """One WARNING per record whose values a later record of the same key replaces."""
@@ -146,7 +147,7 @@ class RecotapSink(BatchSink):
             "%s: record %s supersedes record %s: same %s %s in one batch, so one item is "
             "sent and the later record's values win%s",
             self.stream_name,
-            self.name_record(self.run.records_received[self.stream_name], record),
+            self.name_record(self._received[0], record),
             self.name_record(earlier.position, earlier.record),
             self.key_field,
             key,

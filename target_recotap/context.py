@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -61,9 +60,9 @@ class RunContext:
     upsert: bool
     segment_id: str | None
     clear_custom_fields_with_null: bool = False
-    # Records received per stream (read by the main thread only): how logs number a record,
-    # across the sinks a schema change replaces.
-    records_received: Counter[str] = field(default_factory=Counter)
+    # Records received per stream, in a one-item list each sink of the stream shares (a schema
+    # change replaces the sink): how logs number a record. Main thread only.
+    records_received: dict[str, list[int]] = field(default_factory=dict)
 
 
 class HasRunContext(Protocol):

@@ -39,13 +39,17 @@ def domain_match_key(value: Any) -> str:
 
     The API may answer `bücher.example` as `xn--bcher-kva.example`: both give the same key.
     """
-    text = normalise_domain(str(value))
-    if text.isascii():
-        return text
+    return ascii_domain(normalise_domain(str(value)))
+
+
+def ascii_domain(normalised: str) -> str:
+    """A normalised domain in its ASCII (punycode) form; as it is when that is impossible."""
+    if normalised.isascii():
+        return normalised
     try:
-        return text.encode("idna").decode("ascii")
-    except UnicodeError:  # not a valid IDN: compare it as it is
-        return text
+        return normalised.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN: compare and check it as it is
+        return normalised
 
 
 def iso8601(value: Any) -> str | None:
