@@ -6,7 +6,6 @@ Each step is a small method. Records are built in the main thread; a full batch 
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -22,9 +21,11 @@ from target_recotap.failures import (
     FAILED,
     REFUSED,
     SKIPPED,
+    SUPERSEDED,
     UPDATED,
 )
 from target_recotap.records import later_wins
+from target_recotap.refusals import items_named, points_into_batch
 from target_recotap.validation import InvalidRecordError, Spec, build_item
 
 if sys.version_info >= (3, 12):
@@ -35,7 +36,7 @@ else:
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
-    from target_recotap.context import HasRunContext, RunContext
+    from target_recotap.context import RunContext, TargetSeams
     from target_recotap.recotap_api import Endpoint
 
 # API item statuses → our outcomes. "upserted" is what a third-party report saw on deals (§8.1).
@@ -49,6 +50,7 @@ class Pending(NamedTuple):
     key: str
     item: dict[str, Any]
     record: dict[str, Any]
+    position: int  # the record's number in its stream (1 = the first record read), for logs
 
 
 class Outcome(NamedTuple):
@@ -65,6 +67,9 @@ class RecotapSink(BatchSink):
     endpoint: ClassVar[Endpoint]
     specs: ClassVar[Mapping[str, Spec]]
     key_field: ClassVar[str]
+    # A column naming the record in the source system besides the key (logs of duplicates).
+    source_id_field: ClassVar[str | None] = None
+    merge_note: ClassVar[str] = ""  # how two records of one key are combined, if not replaced
     # Columns the tap emits that the API does not accept: dropped silently.
     read_only: ClassVar[frozenset[str]] = frozenset()
     # False: the main thread waits for each batch, because records read next depend on it.
@@ -74,11 +79,13 @@ class RecotapSink(BatchSink):
         self, target: Target, stream_name: str, schema: dict[str, Any], key_properties: Any
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self.run: RunContext = cast("HasRunContext", target).run
+        self.target_seams = cast("TargetSeams", target)
+        self.run: RunContext = self.target_seams.run
         self._seen_columns: set[str] = set()
         # Checked on every record: computed once (settings and key do not change in a run).
         self._full_at = self.max_size
         self._key_columns = frozenset(self.key_properties)
+        self._received = self.run.records_received.setdefault(stream_name, [0])
 
     @cached_property
     @override
@@ -118,6 +125,7 @@ class RecotapSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        self._received[0] += 1
         self.warn_unknown_columns(record)
         try:
             item = self.build_item(record)
@@ -127,9 +135,31 @@ class RecotapSink(BatchSink):
         pending: dict[str, Pending] = context.setdefault("pending", {})
         key = str(item[self.key_field])
         if key in pending:  # same key twice in one batch: one API item (later wins)
-            item = self.merge(pending.pop(key).item, item)
-            self.logger.debug("%s: coalesced two records for %s", self.stream_name, key)
-        pending[key] = Pending(key, item, record)
+            earlier = pending.pop(key)
+            item = self.merge(earlier.item, item)
+            self.warn_superseded(earlier, record, key)
+        pending[key] = Pending(key, item, record, self._received[0])
+
+    def warn_superseded(self, earlier: Pending, record: dict[str, Any], key: str) -> None:
+        """One WARNING per record whose values a later record of the same key replaces."""
+        self.run.report.count(self.stream_name, SUPERSEDED)
+        self.logger.warning(
+            "%s: record %s supersedes record %s: same %s %s in one batch, so one item is "
+            "sent and the later record's values win%s",
+            self.stream_name,
+            self.name_record(self._received[0], record),
+            self.name_record(earlier.position, earlier.record),
+            self.key_field,
+            key,
+            self.merge_note,
+        )
+
+    def name_record(self, position: int, record: Mapping[str, Any]) -> str:
+        """`#12` or `#12 (externalId 'crm-9')`: how the duplicate warning names a record."""
+        field = self.source_id_field
+        if field is None or record.get(field) in (None, ""):
+            return f"#{position}"
+        return f"#{position} ({field} {record[field]!r})"
 
     def refuse(self, record: dict[str, Any], reason: str) -> None:
         """Report `record` as refused locally (log, counters, failed-records file); never sent."""
@@ -171,6 +201,9 @@ class RecotapSink(BatchSink):
 
     @override
     def process_batch(self, context: dict[str, Any]) -> None:
+        if "records" in context:  # the records of a BATCH message's file, as the SDK read them
+            self.take_batch_file(context["records"])
+            return
         batch = list(context.get("pending", {}).values())
         if not batch:
             return
@@ -191,6 +224,15 @@ class RecotapSink(BatchSink):
         in_flight.submit(self.stream_name, (p.key for p in batch), lambda: self.deliver(batch))
         if not self.in_background:
             in_flight.wait()
+
+    def take_batch_file(self, records: list[dict[str, Any]]) -> None:
+        """Records of a BATCH file take the RECORD path: checked, refused or sent one by one.
+
+        singer-sdk reads the file and hands over all its records at once; without this they
+        were never sent (this sink's batches are built record by record). They join the records
+        this sink holds, in input order, so a later write of a key still wins.
+        """
+        self.target_seams.take_batch_records(self, records)
 
     def after_dry_run(self, batch: list[Pending]) -> None:
         """Hook: what a dry run must pretend happened (e.g. custom fields now exist)."""
@@ -218,23 +260,54 @@ class RecotapSink(BatchSink):
     # Step 3: read the results.
 
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
-        """Match `data.results[]` to the batch by key field (position as a fallback)."""
+        """Match `data.results[]` to the batch: by position, else by normalised key.
+
+        The usual answer lists one result per item in request order. Otherwise each item needs
+        exactly one result with its key, and that result exactly one item: anything else is
+        ambiguous, and blaming or crediting the wrong record is worse than failing both.
+        """
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
-            return [Outcome(p, FAILED, f"unexpected response: {data!r:.200}") for p in batch]
-        key_field = self.key_field
-        by_key: dict[str, Any] | None = None
+            reason = f"Recotap's answer confirms nothing (no results list): {data!r:.200}"
+            return [Outcome(p, FAILED, reason) for p in batch]
+        if len(results) == len(batch) and all(
+            isinstance(r, dict) and self.same_key(r.get(self.key_field), p.key)
+            for r, p in zip(results, batch, strict=True)
+        ):
+            return [self.read_result(p, r) for p, r in zip(batch, results, strict=True)]
+        return self.read_results_by_key(batch, results)
+
+    def read_results_by_key(self, batch: list[Pending], results: list[Any]) -> list[Outcome]:
+        """Each item's result found by its normalised key; missing or ambiguous ones fail."""
+        by_key: dict[str, list[dict[str, Any]]] = {}
+        for result in results:
+            if isinstance(result, dict):
+                key = self.match_key(result.get(self.key_field))
+                by_key.setdefault(key, []).append(result)
+        items_per_key = Counter(self.match_key(p.key) for p in batch)
         outcomes = []
-        for index, pending in enumerate(batch):
-            at = results[index] if index < len(results) else None
-            if isinstance(at, dict) and at.get(key_field) == pending.key:
-                result: dict[str, Any] | None = at  # the usual case: results in request order
+        for pending in batch:
+            key = self.match_key(pending.key)
+            found = by_key.get(key, [])
+            if not found:
+                outcomes.append(Outcome(pending, FAILED, "Recotap returned no result for it"))
+            elif len(found) > 1 or items_per_key[key] > 1:
+                reason = (
+                    f"Recotap's answer is ambiguous: {len(found)} result(s) for "
+                    f"{items_per_key[key]} item(s) with this {self.key_field}"
+                )
+                outcomes.append(Outcome(pending, FAILED, reason))
             else:
-                if by_key is None:
-                    by_key = {str(r.get(key_field)): r for r in results if isinstance(r, dict)}
-                result = by_key.get(pending.key, at if isinstance(at, dict) else None)
-            outcomes.append(self.read_result(pending, result))
+                outcomes.append(self.read_result(pending, found[0]))
         return outcomes
+
+    def match_key(self, value: Any) -> str:
+        """The form in which a key echoed by Recotap is compared with ours."""
+        return str(value)
+
+    def same_key(self, echoed: Any, key: str) -> bool:
+        """Whether a result's key names the item whose key is `key`."""
+        return echoed == key or self.match_key(echoed) == self.match_key(key)
 
     def read_result(self, pending: Pending, result: dict[str, Any] | None) -> Outcome:
         """Turn one `results[]` entry into an outcome."""
@@ -283,7 +356,7 @@ class RecotapSink(BatchSink):
         """Isolate the items behind a whole-request 400 and deliver the others."""
         if error.status_code != _BAD_REQUEST:
             raise error
-        bad = self._items_named(error, len(batch))
+        bad = items_named(error, self.endpoint.payload_key, len(batch))
         if bad:
             self.record_outcomes(
                 [Outcome(batch[i], FAILED, f"Recotap refused it: {why}") for i, why in bad.items()]
@@ -292,42 +365,11 @@ class RecotapSink(BatchSink):
             if rest:
                 self.deliver(rest)
             return
-        if len(batch) > 1 and self._points_into_batch(error, batch):
+        keys = [p.key for p in batch]
+        if len(batch) > 1 and points_into_batch(error, self.endpoint.payload_key, keys):
             half = len(batch) // 2  # an item we cannot locate exactly: split until we can
             self.deliver(batch[:half])
             self.deliver(batch[half:])
             return
         reason = f"Recotap refused the whole request: {error}"
         self.record_outcomes([Outcome(p, FAILED, reason) for p in batch])
-
-    def _items_named(self, error: RecotapAPIError, size: int) -> dict[int, str]:
-        """Item positions named by validation errors such as `accounts.3.domain` (§5.1)."""
-        prefix = f"{self.endpoint.payload_key}."
-        found: dict[int, list[str]] = {}
-        for detail in error.details:
-            prop = str(detail.get("property", "")) if isinstance(detail, dict) else ""
-            match = re.match(rf"{re.escape(prefix)}(\d+)(?:\.|$)", prop)
-            if not match or int(match.group(1)) >= size:
-                return {}
-            texts = ", ".join(str(v) for v in (detail.get("constraints") or {}).values())
-            found.setdefault(int(match.group(1)), []).append(f"{prop}: {texts}")
-        return {index: "; ".join(texts) for index, texts in found.items()}
-
-    def _points_into_batch(self, error: RecotapAPIError, batch: list[Pending]) -> bool:
-        """Whether the refusal is about some item(s) rather than the request as a whole.
-
-        Validation errors name properties: anything outside the item list (e.g. `segmentId`)
-        is about the request. Business errors carry only a message (§5.1): it is about an item
-        when it names one of the batch's keys (e.g. "Duplicate stageId in pipeline b").
-        """
-        if error.details:
-            key = self.endpoint.payload_key
-            props = [str(d.get("property", "")) for d in error.details if isinstance(d, dict)]
-            return all(key and (p == key or p.startswith(f"{key}.")) for p in props)
-        text = error.custom_message or ""
-        return any(mentions(text, p.key) for p in batch)
-
-
-def mentions(text: str, key: str) -> bool:
-    """`key` appears in `text` as a whole token (so `p1` does not match `p10`)."""
-    return re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", text) is not None

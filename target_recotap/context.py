@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from target_recotap.failures import RunReport
 from target_recotap.in_flight import InFlightBatches
 from target_recotap.recotap_api import RecotapAPI
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
 
 
 class CustomFieldKeys:
@@ -56,9 +59,20 @@ class RunContext:
     dry_run: bool
     upsert: bool
     segment_id: str | None
+    clear_custom_fields_with_null: bool = False
+    # Records received per stream, in a one-item list each sink of the stream shares (a schema
+    # change replaces the sink): how logs number a record. Main thread only.
+    records_received: dict[str, list[int]] = field(default_factory=dict)
 
 
 class HasRunContext(Protocol):
     """A target that carries a `RunContext` (TargetRecotap)."""
 
     run: RunContext
+
+
+class TargetSeams(HasRunContext, Protocol):
+    """What a sink asks of its target besides the run context (TargetRecotap)."""
+
+    def take_batch_records(self, sink: Sink, records: list[dict[str, Any]]) -> None:
+        """Map, validate and hand over the records of a BATCH file, as RECORD messages."""

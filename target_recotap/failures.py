@@ -5,7 +5,10 @@ Thread-safe: the SDK drains up to 8 sinks in threads, and they all report here.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ EXISTING = "existing"
 SKIPPED = "skipped"
 FAILED = "failed"
 REFUSED = "refused"
+SUPERSEDED = "superseded"  # replaced by a later record of the same key in its batch (not sent)
 DRY_RUN = "would_send"
 
 
@@ -33,15 +37,40 @@ def _encode_unknown(value: Any) -> Any:
 _encoder = msgspec.json.Encoder(decimal_format="number", enc_hook=_encode_unknown)
 
 
+class FailedRecordsPathError(OSError):
+    """`failed_records_path` cannot be written (checked at start-up, or a write failed)."""
+
+
 class FailedRecordsFile:
-    """Appends one JSON line per refused or failed record: stream, record, reason, time."""
+    """Appends one JSON line per refused or failed record: stream, record, reason, time.
+
+    Each line is written whole or not at all: a write that fails half-way (a full disk) is cut
+    back, so every line of the file can be read and replayed.
+    """
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
         self._lock = threading.Lock()
 
+    def check(self) -> None:
+        """Fail now, before any input is read, if the file cannot be opened for appending.
+
+        Raises `FailedRecordsPathError`. A file that did not exist is not left behind.
+        """
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            existed = self.path.exists()
+            with self.path.open("ab"):
+                pass
+            if not existed:
+                self.path.unlink()
+        except OSError as error:
+            raise self._error("cannot be written", error) from error
+
     def write(self, stream: str, record: dict[str, Any], reason: str) -> None:
-        """Append one line (no-op when no path is configured)."""
+        """Append one line (no-op when no path is configured); raises FailedRecordsPathError."""
         if self.path is None:
             return
         line = {
@@ -52,15 +81,53 @@ class FailedRecordsFile:
         }
         data = _encoder.encode(line) + b"\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as handle:
-                handle.write(data)
+            try:
+                _append_whole(self.path, data)
+            except OSError as error:
+                raise self._error("could not be written", error) from error
+
+    def _error(self, what: str, error: OSError) -> FailedRecordsPathError:
+        cause = error.strerror or str(error)
+        return FailedRecordsPathError(f"failed_records_path {str(self.path)!r} {what}: {cause}")
+
+
+def _append_whole(path: Path, data: bytes) -> None:
+    """Append `data` to `path` entirely, or leave the file as it was (if it can be cut back)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            _cut_back(fd, start)
+            raise
+        if written != len(data):  # a full disk (or a file size limit) mid-line
+            _cut_back(fd, start)
+            message = f"only {written} of {len(data)} bytes could be written"
+            raise OSError(errno.ENOSPC, message)
+    finally:
+        os.close(fd)
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Truncate a half-written line away (no torn last line); not possible on e.g. /dev/full."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, size)
 
 
 class RunReport:
     """Counts outcomes per stream and reports failed records (file + log)."""
 
-    ORDER: ClassVar[tuple[str, ...]] = (CREATED, UPDATED, EXISTING, SKIPPED, FAILED, REFUSED)
+    ORDER: ClassVar[tuple[str, ...]] = (
+        CREATED,
+        UPDATED,
+        EXISTING,
+        SKIPPED,
+        FAILED,
+        REFUSED,
+        SUPERSEDED,
+    )
 
     def __init__(self, failed_records: FailedRecordsFile, logger: logging.Logger) -> None:
         self.failed_records = failed_records
@@ -86,7 +153,16 @@ class RunReport:
         self.count(stream, outcome)
         verb = "refused locally" if outcome == REFUSED else "failed"
         self.logger.error("%s: record %s %s: %s", stream, key, verb, reason)
-        self.failed_records.write(stream, record, reason)
+        try:
+            self.failed_records.write(stream, record, reason)
+        except FailedRecordsPathError as error:
+            # Going on would emit STATE past a failure the file does not list: stop the run.
+            self.logger.error(  # noqa: TRY400 (the reason, not a traceback)
+                "%s. The run stops without emitting STATE, so the next run handles this "
+                "record again; free space or fix the path, then re-run.",
+                error,
+            )
+            raise
 
     def streams(self) -> list[str]:
         """Streams seen so far, in first-seen order."""

@@ -20,6 +20,10 @@ The first error of a background batch (401, retries exhausted, a bug) is raised 
 thread, after the other batches in flight have finished, at the next `submit` or `wait`; no
 batch starts after it. `wait` returns only when every batch handed over so far is confirmed:
 the target calls it before emitting STATE.
+
+A signal (SIGTERM, SIGINT) raises an exception in the main thread wherever it is, possibly in
+the middle of `submit` or of a batch it sends inline; `close` then waits only for the batches
+the worker threads are sending (their outcomes are recorded), never for the main thread's own.
 """
 
 from __future__ import annotations
@@ -38,15 +42,15 @@ INLINE_BELOW = 0.010  # seconds: a typical batch faster than this is sent in the
 _SMOOTHING = 0.2  # weight of the latest batch in the typical duration
 
 
-class InterruptedBatchError(RuntimeError):
-    """A signal handler asked to drain while this thread was itself sending a batch."""
-
-
 @dataclass(frozen=True, eq=False)
 class _Batch:
     stream: str
     keys: frozenset[str]
     sender: int | None = None  # the thread sending it in its own stack (sent inline)
+
+    def sent_by_another_thread(self) -> bool:
+        """True unless the calling thread is sending this batch itself (inline)."""
+        return self.sender != threading.get_ident()
 
 
 class InFlightBatches:
@@ -66,7 +70,6 @@ class InFlightBatches:
         Raises the error of an earlier background batch instead of starting this one.
         """
         with self._changed:
-            self._refuse_reentry()
             inline = self._typical is not None and self._typical < INLINE_BELOW
             batch = _Batch(stream, frozenset(keys), threading.get_ident() if inline else None)
             self._changed.wait_for(
@@ -84,15 +87,26 @@ class InFlightBatches:
     def wait(self) -> None:
         """Block until every batch in flight is done; raise the first background error."""
         with self._changed:
-            self._refuse_reentry()
             self._changed.wait_for(lambda: not self._running)
             self._raise_failure()
 
     def close(self) -> None:
-        """Wait for the batches in flight (without raising) and stop the worker threads."""
+        """Wait for the worker threads' batches (without raising) and stop the threads.
+
+        Safe after a signal interrupted the calling thread anywhere: a batch it was sending
+        inline is not waited for (it can no longer finish).
+        """
         with self._changed:
-            self._changed.wait_for(lambda: not self._running)
+            self._changed.wait_for(self._only_own_batches_left)
         self._pool.shutdown(wait=True)
+
+    def in_flight(self) -> int:
+        """How many batches are being sent right now."""
+        with self._changed:
+            return len(self._running)
+
+    def _only_own_batches_left(self) -> bool:
+        return not any(batch.sent_by_another_thread() for batch in self._running)
 
     def _may_start(self, batch: _Batch, *, alone: bool) -> bool:
         if len(self._running) >= (1 if alone else self.limit):
@@ -101,20 +115,6 @@ class InFlightBatches:
             other.stream == batch.stream and other.keys.isdisjoint(batch.keys)
             for other in self._running
         )
-
-    def _refuse_reentry(self) -> None:
-        """Refuse to wait for a batch this very thread is sending (a SIGTERM drain during it).
-
-        Waiting would never end; draining the rest and emitting STATE would confirm records that
-        are not. Raising ends the run without STATE: the next run sends them again.
-        """
-        me = threading.get_ident()
-        if any(batch.sender == me for batch in self._running):
-            message = (
-                "Interrupted while a batch was being sent: its records are not confirmed, "
-                "so no STATE is emitted"
-            )
-            raise InterruptedBatchError(message)
 
     def _raise_failure(self) -> None:
         """Called with the lock held: after a failure, let the others finish, then raise it."""

@@ -62,11 +62,32 @@ class LeanRecordPath(Target):
             if sink is None:
                 self._assert_sink_exists(stream_map.stream_alias)  # raises
                 sink = self.get_sink(stream_map.stream_alias)
-            self._process_record(sink, record)
+            self.take_record(sink, record)
+            sink.record_counter_metric.increment()
         self._handle_max_record_age()
 
-    def _process_record(self, sink: Sink, record: dict[str, Any]) -> None:
-        """Validate, hand over and count one record; drain its sink once full."""
+    def take_batch_records(self, sink: Sink, records: list[dict[str, Any]]) -> None:
+        """Records of a BATCH file for `sink`: its stream map (the SDK does not apply it), then
+        the RECORD path."""
+        stream_map = self._stream_map_into(sink.stream_name)
+        for raw in records:
+            record = raw if _is_identity(stream_map) else stream_map.transform(raw)
+            if record is not None:  # None: filtered out by the stream map
+                self.take_record(sink, record)
+
+    def _stream_map_into(self, alias: str) -> StreamMap:
+        maps = [m for ms in self.mapper.stream_maps.values() for m in ms if m.stream_alias == alias]
+        if len(maps) != 1:
+            message = (
+                f"A BATCH message for {alias!r} cannot be mapped: {len(maps)} stream maps "
+                "write to that stream, so which one its records went through is unknown. "
+                "Send RECORD messages for it, or give each source stream its own alias."
+            )
+            raise ValueError(message)
+        return maps[0]
+
+    def take_record(self, sink: Sink, record: dict[str, Any]) -> None:
+        """Validate and hand over one record (from a RECORD or a BATCH file); drain when full."""
         context = sink._get_context(record)
         try:
             parsed = sink._validate_and_parse(record)
@@ -81,7 +102,6 @@ class LeanRecordPath(Target):
         sink._singer_validate_message(record)
         sink.tally_record_read()
         sink.process_record(record, context)
-        sink.record_counter_metric.increment()
         if sink.is_full:
             self.logger.debug("Sink for '%s' is full: draining", sink.stream_name)
             self.drain_one(sink)

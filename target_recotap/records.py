@@ -34,6 +34,24 @@ def normalise_domain(raw: str) -> str:
     return text.removeprefix("www.")
 
 
+def domain_match_key(value: Any) -> str:
+    """A domain as compared with one Recotap echoes: normalised, and in ASCII (punycode) form.
+
+    The API may answer `bücher.example` as `xn--bcher-kva.example`: both give the same key.
+    """
+    return ascii_domain(normalise_domain(str(value)))
+
+
+def ascii_domain(normalised: str) -> str:
+    """A normalised domain in its ASCII (punycode) form; as it is when that is impossible."""
+    if normalised.isascii():
+        return normalised
+    try:
+        return normalised.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN: compare and check it as it is
+        return normalised
+
+
 def iso8601(value: Any) -> str | None:
     """Return `value` as an ISO-8601 string, or None when it is not a date/datetime.
 
@@ -64,6 +82,11 @@ def _parse_iso(text: str) -> datetime | None:
         return None
 
 
+def is_blank(value: Any) -> bool:
+    """True for an empty or whitespace-only string: a CRM's way of saying "no value"."""
+    return type(value) is str and (value == "" or value.isspace())
+
+
 def is_number(value: Any) -> bool:
     """True for JSON numbers (int, float, Decimal), never for bool."""
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
@@ -78,11 +101,6 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, date):
         return iso8601(value)
     return value
-
-
-def without_nulls(item: dict[str, Any]) -> dict[str, Any]:
-    """Drop null optional members: the API's DTO checks reject null for typed fields."""
-    return {key: value for key, value in item.items() if value is not None}
 
 
 def merge_accounts(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from singer_sdk.sinks import Sink
 
 from tap_recotap.http_policy import RecotapAPIError
 from target_recotap import recotap_api, validation
-from target_recotap.base_sink import Outcome, Pending, RecotapSink, mentions
+from target_recotap.base_sink import Outcome, Pending, RecotapSink
 from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
-from target_recotap.records import merge_accounts
+from target_recotap.records import domain_match_key, is_blank, merge_accounts
+from target_recotap.refusals import mentions
 
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
@@ -36,11 +37,17 @@ class AccountsSink(RecotapSink):
     endpoint = recotap_api.ACCOUNTS
     specs = validation.ACCOUNT
     key_field = "domain"
+    source_id_field = "externalId"
+    merge_note = " (customFields of both are merged)"
     read_only = _ACCOUNT_READ_ONLY
 
     @override
     def merge(self, earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
         return merge_accounts(earlier, later)  # §4.2: customFields merge per key
+
+    @override
+    def match_key(self, value: Any) -> str:
+        return domain_match_key(value)
 
     @override
     def known_column(self, column: str) -> bool:
@@ -55,19 +62,30 @@ class AccountsSink(RecotapSink):
     def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
         item = super().build_item(record)
         others = record.keys() - self.specs.keys()
-        if not others:
-            return item
-        # Top-level columns named like active custom-field keys go into customFields (§4.7).
-        extra = {
-            column: value
-            for column, value in record.items()
-            if column in others
-            and not column.startswith("rtp_")
-            and self.run.custom_fields.is_active(column)
+        mapped = self.mapped_custom_fields(record, others) if others else {}
+        if "customFields" not in item and not mapped:
+            return item  # the usual case
+        # §4.2: a key sent is written, so a null would clear the value stored in Recotap. A NULL
+        # (or an empty string) in a CRM column usually means "unknown here", not "erase it".
+        keep_nulls = self.run.clear_custom_fields_with_null
+        custom = {
+            key: value
+            for key, value in {**item.get("customFields", {}), **mapped}.items()
+            if (keep_nulls or value is not None) and not is_blank(value)
         }
-        if extra:
-            item["customFields"] = {**item.get("customFields", {}), **extra}
+        if custom:
+            item["customFields"] = custom
+        else:
+            item.pop("customFields", None)
         return item
+
+    def mapped_custom_fields(self, record: dict[str, Any], columns: set[str]) -> dict[str, Any]:
+        """Top-level columns named like active custom-field keys go into customFields (§4.7)."""
+        return {
+            column: record[column]
+            for column in columns
+            if not column.startswith("rtp_") and self.run.custom_fields.is_active(column)
+        }
 
     @override
     def extra_body(self) -> dict[str, Any]:
@@ -107,16 +125,34 @@ class ExternalIdMappingsSink(RecotapSink):
     endpoint = recotap_api.EXTERNAL_IDS
     specs = validation.MAPPING
     key_field = "domain"
+    source_id_field = "externalId"
     # tap-recotap's unmapped_accounts carries the account name; it is not part of a mapping.
     read_only = frozenset({"name"})
 
     @override
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
-        not_found = set(data.get("notFound") or []) if isinstance(data, dict) else set()
+        """§4.5 answers counts and the domains it did not find, no per-item results.
+
+        A mapping is confirmed only when `notFound` is a list without its domain and `matched`
+        counts exactly the other domains sent; any other answer confirms none of them.
+        """
+        not_found = data.get("notFound") if isinstance(data, dict) else None
+        matched = data.get("matched") if isinstance(data, dict) else None
+        if not isinstance(not_found, list) or type(matched) is not int:
+            reason = f"Recotap's answer confirms nothing (no matched/notFound): {data!r:.200}"
+            return [Outcome(p, FAILED, reason) for p in batch]
+        missing = {domain_match_key(domain) for domain in not_found}
+        found = {p.key for p in batch if domain_match_key(p.key) not in missing}
+        if matched != len(found):
+            reason = (
+                f"Recotap's answer does not add up: matched={matched}, but {len(found)} of "
+                f"the {len(batch)} domains sent are not in notFound"
+            )
+            return [Outcome(p, FAILED, reason) for p in batch]
         return [
-            Outcome(p, FAILED, f"no Recotap account has the domain {p.key}")
-            if p.key in not_found
-            else Outcome(p, UPDATED)
+            Outcome(p, UPDATED)
+            if p.key in found
+            else Outcome(p, FAILED, f"no Recotap account has the domain {p.key}")
             for p in batch
         ]
 
@@ -160,13 +196,28 @@ class CustomFieldsSink(RecotapSink):
 
     @override
     def read_results(self, batch: list[Pending], data: Any) -> list[Outcome]:
-        # §4.7: data is an array holding the created definition.
-        return [Outcome(p, CREATED) for p in batch]
+        """§4.7: data is an array holding the created definition; nothing else confirms it."""
+        (pending,) = batch  # one field per call (the endpoint's cap)
+        key = validation.derived_custom_field_key(pending.key)
+        created = isinstance(data, list) and any(
+            isinstance(field, dict)
+            and (field.get("key") == key or field.get("label") == pending.key)
+            for field in data
+        )
+        if created:
+            return [Outcome(pending, CREATED)]
+        reason = f"Recotap's answer does not confirm the field {key} was created: {data!r:.200}"
+        return [Outcome(pending, FAILED, reason)]
 
     @override
     def after_dry_run(self, batch: list[Pending]) -> None:
         for pending in batch:
             self.run.custom_fields.add(validation.derived_custom_field_key(pending.key))
+
+
+def _defines(field: Any, key: str, label: str) -> bool:
+    """Whether `field` (from Recotap's answer) is the custom field `key` / `label`."""
+    return isinstance(field, dict) and (field.get("key") == key or field.get("label") == label)
 
 
 class DealStagesSink(RecotapSink):

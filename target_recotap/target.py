@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
@@ -15,8 +17,8 @@ from singer_sdk.target_base import Target
 from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
 from tap_recotap.settings_check import SettingsCheck
 from target_recotap.context import CustomFieldKeys, RunContext
-from target_recotap.failures import FailedRecordsFile, RunReport
-from target_recotap.in_flight import InFlightBatches, InterruptedBatchError
+from target_recotap.failures import FailedRecordsFile, FailedRecordsPathError, RunReport
+from target_recotap.in_flight import InFlightBatches
 from target_recotap.record_path import LeanRecordPath
 from target_recotap.recotap_api import RecotapAPI
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
@@ -29,12 +31,28 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import PurePath
+    from types import FrameType
 
     from singer_sdk.sinks import Sink
 
 
 class UnsupportedStreamError(ValueError):
     """A stream name target-recotap cannot route to a Recotap endpoint."""
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StoppedBySignalError(SystemExit):
+    """SIGTERM or SIGINT: stop where the main thread is; exit 128 + the signal's number.
+
+    A `SystemExit`, so no `except Exception` on the way up swallows it, and the process exits
+    with its code without a traceback wherever it is raised.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signal_name = signal.Signals(signum).name
 
 
 class TargetRecotap(SettingsCheck, LeanRecordPath):
@@ -55,6 +73,16 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
             title="Upsert accounts",
             description="Update accounts whose domain already exists. When false, such "
             "accounts are reported as failed records.",
+        ),
+        th.Property(
+            "clear_custom_fields_with_null",
+            th.BooleanType,
+            default=False,
+            title="Clear custom fields with null",
+            description="Off (default): null values are never sent, so an upsert never clears "
+            "a field; a null custom-field value (in customFields or a column mapped into it) "
+            "leaves the value stored in Recotap as it is. On: a null custom-field value is "
+            "sent and clears that field in Recotap. Other fields are never cleared.",
         ),
         th.Property(
             "segment_id",
@@ -144,15 +172,60 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
         # Drain sinks one after the other, in the order their streams started: accounts must be
         # in Recotap before the external ids, deals and activities that refer to their domains.
         self.max_parallelism = 1
+        self._stop_on_signals()
         self.run = self._start_run()
         self.exit_code = 0
+
+    def _stop_on_signals(self) -> None:
+        """Replace the SDK's SIGTERM/SIGINT handler, which drains and exits 0.
+
+        The SDK's handler runs in the main thread on top of whatever it was doing: a batch half
+        built, a batch waiting for a send slot, a batch being sent. Draining from there emitted
+        STATE past records that were never sent. Instead the signal stops the run where it is
+        (see `invoke`): no STATE after it, exit status 128 + the signal's number.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, self._raise_stop)
+
+    @staticmethod
+    def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+        # A second signal while we wait for the requests in flight ends the process at once.
+        for other in _STOP_SIGNALS:
+            signal.signal(other, signal.SIG_DFL)
+        raise StoppedBySignalError(signum)
+
+    def finish_after_signal(self, stop: StoppedBySignalError) -> None:
+        """Let the requests in flight finish and report them; emit no STATE; say so."""
+        self.logger.error(
+            "Received %s: stopping. No more input is read and no STATE is emitted; waiting for "
+            "the %d write request(s) in flight to finish (a second signal stops at once).",
+            stop.signal_name,
+            self.run.in_flight.in_flight(),
+        )
+        self.run.in_flight.close()
+        self.run.api.close()
+        self._log_summary(complete=False)
+        self.logger.error(
+            "Stopped by %s before the end of the input. Records read after the last STATE "
+            "this target emitted may not be in Recotap: the next run, starting from that "
+            "STATE, sends them again. Exiting with status %s.",
+            stop.signal_name,
+            stop.code,
+        )
 
     def _start_run(self) -> RunContext:
         try:
             api = RecotapAPI.from_config(self.config, self.logger)
         except InsecureAPIURLError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from error
-        report = RunReport(FailedRecordsFile(self.config.get("failed_records_path")), self.logger)
+        failed_records = FailedRecordsFile(self.config.get("failed_records_path"))
+        try:
+            failed_records.check()
+        except FailedRecordsPathError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from error
+        report = RunReport(failed_records, self.logger)
         run = RunContext(
             api=api,
             report=report,
@@ -161,6 +234,9 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
             dry_run=bool(self.config.get("dry_run", False)),
             upsert=bool(self.config.get("upsert", True)),
             segment_id=self.config.get("segment_id") or None,
+            clear_custom_fields_with_null=bool(
+                self.config.get("clear_custom_fields_with_null", False)
+            ),
         )
         if run.segment_id:
             self._check_segment(api, run.segment_id)
@@ -223,15 +299,10 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
 
     @override
     def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
-        try:
-            super()._drain_all(sink_list, parallelism)
-            # drain_all emits the tap's STATE right after this: every batch handed to a worker
-            # must be confirmed by the API first. A background failure is raised here: no STATE.
-            self.run.in_flight.wait()
-        except InterruptedBatchError as interrupted:
-            # From the SDK's SIGTERM handler, which exits 0 whatever happens: say why no STATE.
-            self.logger.error("%s", interrupted)  # noqa: TRY400 (the reason, not a traceback)
-            raise
+        super()._drain_all(sink_list, parallelism)
+        # drain_all emits the tap's STATE right after this: every batch handed to a worker
+        # must be confirmed by the API first. A background failure is raised here: no STATE.
+        self.run.in_flight.wait()
 
     @override
     def process_endofpipe(self) -> None:
@@ -251,11 +322,15 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
             return
         super()._write_state_message(state)
 
-    def _log_summary(self) -> None:
+    def _log_summary(self, *, complete: bool = True) -> None:
         report = self.run.report
         for stream in report.streams():
             self.logger.info("Summary %s", report.summary_line(stream))
         failures = report.failures()
+        if not complete:  # stopped early: the exit status is the signal's, said next
+            if failures:
+                self.logger.warning("%d record(s) were refused or failed so far.", failures)
+            return
         limit = int(self.config.get("max_failed_records", 0))
         path = report.failed_records.path
         where = f"they are listed in {path}" if path else "set failed_records_path to keep them"
@@ -303,7 +378,15 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
         # (-7% instructions per record, measured with callgrind).
         gc.freeze()
         gc.set_threshold(20_000, 50, 50)
-        target.listen(file_input)
+        try:
+            target.listen(file_input)
+        except StoppedBySignalError as stop:
+            target.finish_after_signal(stop)
+            raise
+        except FailedRecordsPathError:
+            # Logged where it happened, with the record and what to do: no traceback needed.
+            target.run.in_flight.close()
+            sys.exit(1)
         if target.exit_code:
             sys.exit(target.exit_code)
 

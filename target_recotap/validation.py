@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_recotap.records import is_number, iso8601, json_ready, normalise_domain
+from target_recotap.records import ascii_domain, is_number, iso8601, json_ready, normalise_domain
 
 # Close to class-validator's isEmail: local part, dotted host, alphabetic TLD.
 _EMAIL_RE = re.compile(
@@ -21,6 +21,11 @@ _EMAIL_RE = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
 )
+# A company's domain as a DNS hostname, in its ASCII (punycode) form: dot-separated labels of
+# letters, digits and inner hyphens, at most 63 characters each, ending in an alphabetic TLD
+# (at most 253 characters in all, checked apart: cheaper than a look-ahead).
+_HOSTNAME_RE = re.compile(r"(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})")
+_MAX_HOSTNAME = 253
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def _build_object(
     item: dict[str, Any] = {}
     for name, spec in specs.items():
         value = source.get(name)
-        if value is None or (value == "" and spec.required):
+        # An empty or blank string is no value: never sent, and missing when required.
+        if value is None or value == "" or (type(value) is str and value.isspace()):
             if spec.required:
                 problems.append(f"{path}{name} is required")
             continue
@@ -113,13 +119,15 @@ def _string(value: Any, _spec: Spec) -> _Checked:
     return (value, None) if isinstance(value, str) else (None, "must be a string")
 
 
-def _domain(value: Any, spec: Spec) -> _Checked:
+def _domain(value: Any, _spec: Spec) -> _Checked:
     if not isinstance(value, str):
         return None, "must be a string"
     cleaned = normalise_domain(value)
-    if not cleaned and spec.required:
-        return None, "is not a domain"
-    return cleaned or None, None
+    hostname = ascii_domain(cleaned)
+    if len(hostname) > _MAX_HOSTNAME or _HOSTNAME_RE.fullmatch(hostname) is None:
+        # The API would store it as it is (§2.8 only cleans): an account no one can match.
+        return None, "is not a domain (expected a hostname such as example.com)"
+    return cleaned, None
 
 
 def _email(value: Any, _spec: Spec) -> _Checked:

@@ -70,11 +70,35 @@ def test_records_for_one_domain_in_a_batch_become_one_item(harness, sandbox):
     result = harness.run(harness.stream("accounts", records))
 
     assert _batches(sandbox) == [1]
-    assert result.counts("accounts") == {"created": 1}
+    assert result.counts("accounts") == {"created": 1, "superseded": 1}
     stored = _by_domain(sandbox)["dup.example.org"]
     assert stored["name"] == "Second"
     assert stored["customFields"]["NOTES_C"] == "n"
     assert stored["customFields"]["INDUSTRY_C"] == "Retail"
+
+
+def test_each_superseded_duplicate_is_warned_with_both_records_and_counted(harness, target_logs):
+    records = [
+        {"domain": "dupe.example.org", "name": "A", "externalId": "crm-1"},
+        {"domain": "other.example.org", "name": "Other"},
+        {"domain": "https://www.dupe.example.org/", "name": "B", "externalId": "crm-2"},
+        {"domain": "DUPE.example.org", "name": "C"},
+    ]
+
+    result = harness.run(harness.stream("accounts", records))
+
+    assert result.counts("accounts") == {"created": 2, "superseded": 2}
+    warnings = [r.getMessage() for r in target_logs.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "accounts: record #3 (externalId 'crm-2') supersedes record #1 (externalId 'crm-1'): "
+        "same domain dupe.example.org in one batch, so one item is sent and the later "
+        "record's values win (customFields of both are merged)",
+        "accounts: record #4 supersedes record #3 (externalId 'crm-2'): same domain "
+        "dupe.example.org in one batch, so one item is sent and the later record's values win "
+        "(customFields of both are merged)",
+    ]
+    summaries = [r.getMessage() for r in target_logs.records if "Summary" in r.getMessage()]
+    assert summaries == ["Summary accounts: 2 created, 2 superseded (1 write requests)"]
 
 
 def test_custom_field_columns_are_routed_and_unknown_columns_warned_once(harness, sandbox, caplog):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+
 from target_recotap.sinks import DealsSink
+from target_recotap.target import TargetRecotap
 
 
 def _accounts(count: int) -> list[dict]:
@@ -65,15 +70,44 @@ def test_no_state_is_emitted_when_the_api_never_confirms(harness, sandbox):
     assert len(_new_domains(sandbox)) == 100
 
 
-def test_state_is_emitted_once_everything_before_it_was_confirmed(harness, sandbox):
-    messages = harness.stream("accounts", _accounts(130))
-    messages.insert(101, harness.state({"bookmarks": {"accounts": {"replication_key_value": "1"}}}))
-    messages.append(harness.state({"bookmarks": {"accounts": {"replication_key_value": "2"}}}))
+class _StateSpy(io.StringIO):
+    """stdout for an in-process run: at each STATE line, notes which domains Recotap holds."""
 
-    result = harness.run(messages)
+    def __init__(self, sandbox) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+        self.seen: list[tuple[dict, set[str]]] = []
 
-    assert result.states == [{"bookmarks": {"accounts": {"replication_key_value": "2"}}}]
-    assert len(_new_domains(sandbox)) == 130
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            self.seen.append((json.loads(line), set(_new_domains(self.sandbox))))
+        return super().write(text)
+
+
+def test_state_is_emitted_once_everything_before_it_was_confirmed(harness, sandbox, monkeypatch):
+    records = _accounts(20)
+    messages = [harness.schema("accounts", ["domain", "name"])]
+    for position, record in enumerate(records, start=1):
+        messages.append({"type": "RECORD", "stream": "accounts", "record": record})
+        if position % 5 == 0:
+            messages.append(harness.state({"records_before": position}))
+    # The SDK drains every sink and emits the latest STATE every 5 minutes of a run; with 0 it
+    # does so after every record, so this short run emits STATE mid-run, again and again.
+    monkeypatch.setattr(TargetRecotap, "_MAX_RECORD_AGE_IN_MINUTES", 0)
+    # Answers slower than the inline threshold: batches are sent by worker threads.
+    sandbox.admin.set_faults(latency_ms=40)
+    spy = _StateSpy(sandbox)
+
+    target = TargetRecotap(config=harness.config())
+    with contextlib.redirect_stdout(spy):
+        target.listen(io.StringIO("".join(json.dumps(m) + "\n" for m in messages)))
+
+    assert len(spy.seen) >= 15  # one STATE per record read after the first STATE
+    for state, stored in spy.seen:
+        before = {r["domain"] for r in records[: state["records_before"]]}
+        assert before <= stored, f"STATE {state} emitted before its records were confirmed"
+    assert spy.seen[-1][0] == {"records_before": 20}
+    assert len(_new_domains(sandbox)) == 20
 
 
 def _pipeline(pid: str, stages: list[str]) -> dict:

@@ -80,7 +80,7 @@ def test_duplicate_activity_ids_in_one_batch_become_one_item(harness, sandbox):
 
     result = harness.run(harness.stream("sales_activities", records))
 
-    assert result.counts("sales_activities") == {"created": 1}
+    assert result.counts("sales_activities") == {"created": 1, "superseded": 1}
     (stored,) = sandbox.admin.dump()["sales_activities"]
     assert stored["subject"] == "Later"
 
