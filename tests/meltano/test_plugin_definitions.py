@@ -167,6 +167,7 @@ def test_every_setting_of_both_plugins_can_come_from_its_environment_variable(pr
         "TARGET_RECOTAP_FLATTENING_MAX_DEPTH": "1",
         "TARGET_RECOTAP_FLATTENING_MAX_KEY_LENGTH": "200",
         "TARGET_RECOTAP_FLATTENING_SEPARATOR": "__",
+        "TARGET_RECOTAP_CLEAR_CUSTOM_FIELDS_WITH_NULL": "false",  # boolean
     }
     for plugin, prefix in (("tap-recotap", "TAP_RECOTAP_"), ("target-recotap", "TARGET_RECOTAP_")):
         every = {f"{prefix}{name.upper()}" for name in settings_of(plugin)}
