@@ -22,6 +22,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,9 +134,12 @@ class Scratch:
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory) -> Scratch:
+def scratch() -> Iterator[Scratch]:
     port = free_port()
-    root = scratch_copy(tmp_path_factory.mktemp("readme") / "recotap-singer", port)
+    # Not under pytest's private (0700) temp directory: run as root, the demo's embedded
+    # PostgreSQL runs as its own user, who must reach its data directory (output/postgres).
+    workdir = Path(tempfile.mkdtemp(prefix="recotap-readme-"))
+    root = scratch_copy(workdir / "recotap-singer", port)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -145,6 +150,7 @@ def scratch(tmp_path_factory) -> Scratch:
             del env[name]
     with SandboxProcess(api_key=REAL_API_KEY, args=["--seed-accounts", "30"]) as sandbox:
         yield Scratch(root, port, sandbox, env)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_the_readme_has_runnable_blocks_and_every_skip_says_why():

@@ -94,7 +94,7 @@ def _accounts_input() -> str:
 
 @pytest.mark.parametrize("status", [302, 307, 308])
 def test_a_target_write_redirected_elsewhere_sends_neither_key_nor_body_there(
-    hostile, elsewhere, tmp_path, status
+    hostile, elsewhere, tmp_path, status, record_property
 ):
     hostile.always("GET", "/accounts/custom-fields", Reply.envelope([]))
     hostile.always("POST", "/accounts", Reply.redirect(f"{elsewhere.api_url}/accounts", status))
@@ -113,3 +113,8 @@ def test_a_target_write_redirected_elsewhere_sends_neither_key_nor_body_there(
     assert len(posts) == 1
     assert b"customer-secret.example.com" in posts[0].body
     assert '"crm"' not in run.stdout
+    record_property(
+        "reliability",
+        f"hostile redirect {status} of a target write to another origin: "
+        f"{len(elsewhere.requests)} requests reached it, exit {run.returncode}, no STATE",
+    )

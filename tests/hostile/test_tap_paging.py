@@ -127,7 +127,7 @@ def _endless_empty_pages(request: Request) -> Reply:
     return accounts_page([], cursor=f"c{number + 1}", more=True)
 
 
-def test_endless_empty_pages_fail_the_run_after_three(hostile, tmp_path):
+def test_endless_empty_pages_fail_the_run_after_three(hostile, tmp_path, record_property):
     hostile.route("GET", "/accounts", _endless_empty_pages)
 
     run = _sync(hostile, tmp_path)
@@ -137,6 +137,11 @@ def test_endless_empty_pages_fail_the_run_after_three(hostile, tmp_path):
     assert "the page after cursor 'c2'" in run.last_line
     assert len(hostile.requests) == 3
     assert bookmark(run.last_state) == PREVIOUS
+    record_property(
+        "reliability",
+        f"hostile endless empty pages: {len(hostile.requests)} requests, exit {run.returncode}, "
+        "bookmark kept",
+    )
 
 
 def test_empty_pages_between_full_ones_do_not_end_or_fail_the_run(hostile, tmp_path):

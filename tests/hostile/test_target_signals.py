@@ -86,7 +86,7 @@ def _created_in_summary(stderr: str) -> int:
 @pytest.mark.parametrize("limit", [1, 4])
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_sigterm_mid_run_leaves_no_state_past_an_unconfirmed_record_and_exits_non_zero(
-    hostile: HostileServer, tmp_path: Path, moment: str, limit: int
+    hostile: HostileServer, tmp_path: Path, moment: str, limit: int, record_property: Any
 ) -> None:
     run, api, accounts = _interrupt(hostile, tmp_path, limit, moment, signal.SIGTERM)
 
@@ -96,6 +96,12 @@ def test_sigterm_mid_run_leaves_no_state_past_an_unconfirmed_record_and_exits_no
     # Requests already in flight were waited for and reported: the summary matches Recotap.
     assert _created_in_summary(run.stderr) == len(api.confirmed) > 0
     assert "Traceback" not in run.stderr
+    record_property(
+        "reliability",
+        f"signal SIGTERM {moment} (max_in_flight_batches={limit}): exit {run.returncode}, "
+        f"{len(run.stdout.splitlines())} STATE emitted, {len(api.confirmed)} of "
+        f"{len(accounts)} records confirmed, 0 STATE past an unconfirmed record",
+    )
 
 
 def test_sigint_stops_like_sigterm(hostile: HostileServer, tmp_path: Path) -> None:
