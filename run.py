@@ -52,7 +52,17 @@ def test(extra: list[str]) -> None:
     """Lint, type-check and run every test (the long-marked ones too)."""
     run("ruff", "check", ".")
     run("ruff", "format", "--check", ".")
-    run("mypy", "tap_recotap", "target_recotap", "recotap_sandbox", "scripts", "demo", "benchmarks")
+    run(
+        "mypy",
+        "recotap_client",
+        "recotap_plugin_common",
+        "tap_recotap",
+        "target_recotap",
+        "recotap_sandbox",
+        "scripts",
+        "demo",
+        "benchmarks",
+    )
     run("pytest", "-n", "2", "--dist", "loadgroup", *extra)
 
 

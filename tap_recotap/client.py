@@ -1,7 +1,7 @@
 """The one base stream for the Recotap External API.
 
 URL, auth, paging and request shaping live here; the error and retry policy is delegated to
-`http_policy` (shared with target-recotap), so this module holds no HTTP policy of its own.
+`recotap_client` (shared with target-recotap), so this module holds no HTTP policy of its own.
 The page loop and the record path come from `FastRESTStream` (one page fetched ahead).
 """
 
@@ -14,22 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 from singer_sdk.authenticators import APIKeyAuthenticator
 
+from recotap_client.answers import raise_for_response
+from recotap_client.paging import require_paging
+from recotap_client.retry import RetryPolicy, retry_policy_from_config
+from recotap_client.session import read_environment_once
+from recotap_client.settings import API_KEY_HEADER, check_api_url, clean_api_key
 from tap_recotap.fast_stream import FastRESTStream
-from tap_recotap.http_policy import (
-    API_KEY_HEADER,
-    RetryPolicy,
-    check_api_url,
-    clean_api_key,
-    raise_for_response,
-    retry_policy_from_config,
-)
-from tap_recotap.http_session import read_environment_once
-from tap_recotap.pagination import (
-    PageToken,
-    RecotapPaginator,
-    raise_malformed_page,
-    read_page,
-)
+from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
 from tap_recotap.transport import TapTransportAdapter
 
 if sys.version_info >= (3, 12):
@@ -49,8 +40,8 @@ class RecotapStream(FastRESTStream[PageToken]):
     #: False for the bare-array endpoints (§4.4, §4.6), which take no `cursor`.
     paginated: ClassVar[bool] = True
 
-    # A redirect is an error (http_policy.raise_for_response): followed, it would carry the
-    # key header to wherever it points.
+    # A redirect is an error (recotap_client.answers.raise_for_response): followed, it would
+    # carry the key header to wherever it points.
     allow_redirects = False
 
     @cached_property
@@ -95,7 +86,7 @@ class RecotapStream(FastRESTStream[PageToken]):
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
-        """Retry settings shared with target-recotap (http_policy)."""
+        """Retry settings shared with target-recotap (recotap_client.retry)."""
         return retry_policy_from_config(self.config)
 
     @override
@@ -106,11 +97,10 @@ class RecotapStream(FastRESTStream[PageToken]):
     def validate_response(self, response: requests.Response) -> None:
         raise_for_response(response)
         # Decoding here, inside the retried call, makes a truncated or non-JSON 2xx body a
-        # retriable failure (http_policy.envelope_data) instead of a crash after the retry loop.
+        # retriable failure (recotap_client.envelope) instead of a crash after the retry loop.
         page = read_page(response)
-        if self.paginated and not page.paged:
-            # Read as one page, it would end the paging: a short read that looks complete.
-            raise_malformed_page(response, "hasNextPage", "missing (no paging fields at all)")
+        if self.paginated:
+            require_paging(page, response)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """JSON schemas of the tap's streams, including the account schema typed from custom fields.
 
-Reference: ../shared/recotap-api.md §4.1 (accounts), §4.4 (unmapped), §4.6 (custom fields),
+Reference: docs/recotap-api.md §4.1 (accounts), §4.4 (unmapped), §4.6 (custom fields),
 §4.8 (segments).
 """
 

@@ -1,6 +1,6 @@
 """The tap's streams: short declarative classes over `RecotapStream`.
 
-Reference: ../shared/recotap-api.md §4.1 (accounts), §4.4 (unmapped), §4.6 (custom fields),
+Reference: docs/recotap-api.md §4.1 (accounts), §4.4 (unmapped), §4.6 (custom fields),
 §4.8 (segments), §7 (stream table).
 """
 
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 # accessor in 0.54).
 from singer_sdk.helpers._state import PROGRESS_MARKERS, SIGNPOST_MARKER
 
+from recotap_client.paging import parse_timestamp
 from tap_recotap.client import RecotapStream
-from tap_recotap.pagination import PageToken, RecotapPaginator, parse_timestamp, read_page
+from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
 from tap_recotap.schemas import (
     CUSTOM_FIELD_SCHEMA,
     SEGMENT_SCHEMA,

@@ -12,15 +12,13 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_recotap.http_policy import (
-    CONNECTION_SETTINGS,
-    InvalidAPIKeyError,
-    RecotapAPIError,
-)
-from tap_recotap.http_session import session_from_config
+from recotap_client.errors import RecotapAPIError
+from recotap_client.session import session_from_config
+from recotap_client.settings import InvalidAPIKeyError
+from recotap_plugin_common.settings import CONNECTION_SETTINGS
+from recotap_plugin_common.settings_check import SettingsCheck
 from tap_recotap.output import RecotapWriter
 from tap_recotap.schemas import account_schema
-from tap_recotap.settings_check import SettingsCheck
 from tap_recotap.streams import (
     MAX_LIMIT,
     AccountsStream,

@@ -32,7 +32,7 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import ConnectionPool
 
-from tap_recotap.http_session import DeadlineAdapter
+from recotap_client.session import DeadlineAdapter
 
 if sys.version_info >= (3, 12):
     from typing import override

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 from singer_sdk.sinks import BatchSink
 
-from tap_recotap.http_policy import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
+from recotap_client.errors import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
 from target_recotap.failures import (
     CREATED,
     DRY_RUN,
@@ -36,8 +36,8 @@ else:
 if TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
+    from recotap_client.endpoints import Endpoint
     from target_recotap.context import RunContext, TargetSeams
-    from target_recotap.recotap_api import Endpoint
 
 # API item statuses → our outcomes. "upserted" is what a third-party report saw on deals (§8.1).
 _STATUSES = {"created": CREATED, "updated": UPDATED, "upserted": UPDATED, "skipped": SKIPPED}

@@ -6,9 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from recotap_client.endpoints import RecotapAPI
 from target_recotap.failures import RunReport
 from target_recotap.in_flight import InFlightBatches
-from target_recotap.recotap_api import RecotapAPI
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink

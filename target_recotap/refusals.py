@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from tap_recotap.http_policy import RecotapAPIError
+from recotap_client.errors import RecotapAPIError
 
 
 def items_named(error: RecotapAPIError, payload_key: str | None, size: int) -> dict[int, str]:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk.sinks import Sink
 
-from tap_recotap.http_policy import RecotapAPIError
-from target_recotap import recotap_api, validation
+from recotap_client import endpoints
+from recotap_client.errors import RecotapAPIError
+from target_recotap import validation
 from target_recotap.base_sink import Outcome, Pending, RecotapSink
 from target_recotap.failures import CREATED, EXISTING, FAILED, SKIPPED, UPDATED
 from target_recotap.records import domain_match_key, is_blank, merge_accounts
@@ -34,7 +35,7 @@ _ACCOUNT_READ_ONLY = frozenset({"updatedAt", "syncTimestamp"})
 class AccountsSink(RecotapSink):
     """POST /accounts (§4.2): upsert by domain, optional static segment."""
 
-    endpoint = recotap_api.ACCOUNTS
+    endpoint = endpoints.ACCOUNTS
     specs = validation.ACCOUNT
     key_field = "domain"
     source_id_field = "externalId"
@@ -98,7 +99,7 @@ class AccountsSink(RecotapSink):
 class DealsSink(RecotapSink):
     """POST /deals (§4.9): upsert by externalDealId."""
 
-    endpoint = recotap_api.DEALS
+    endpoint = endpoints.DEALS
     specs = validation.DEAL
     key_field = "externalDealId"
 
@@ -106,7 +107,7 @@ class DealsSink(RecotapSink):
 class SalesActivitiesSink(RecotapSink):
     """POST /sales-activities (§4.11): create-only, so a duplicate means already delivered."""
 
-    endpoint = recotap_api.SALES_ACTIVITIES
+    endpoint = endpoints.SALES_ACTIVITIES
     specs = validation.ACTIVITY
     key_field = "externalActivityId"
 
@@ -122,7 +123,7 @@ class SalesActivitiesSink(RecotapSink):
 class ExternalIdMappingsSink(RecotapSink):
     """PATCH /accounts/external-ids (§4.5): domains in `notFound` are refused records."""
 
-    endpoint = recotap_api.EXTERNAL_IDS
+    endpoint = endpoints.EXTERNAL_IDS
     specs = validation.MAPPING
     key_field = "domain"
     source_id_field = "externalId"
@@ -160,7 +161,7 @@ class ExternalIdMappingsSink(RecotapSink):
 class CustomFieldsSink(RecotapSink):
     """POST /accounts/custom-field (§4.7): one field per call; 409 means it already exists."""
 
-    endpoint = recotap_api.CUSTOM_FIELD
+    endpoint = endpoints.CUSTOM_FIELD
     specs = validation.CUSTOM_FIELD
     key_field = "label"
     # An account record read next may use the new key: it must be known before that record is
@@ -223,7 +224,7 @@ def _defines(field: Any, key: str, label: str) -> bool:
 class DealStagesSink(RecotapSink):
     """POST /deal-stages (§4.10): create-only; a 409 names pipelines that already exist."""
 
-    endpoint = recotap_api.DEAL_STAGES
+    endpoint = endpoints.DEAL_STAGES
     specs = validation.PIPELINE
     key_field = "pipelineId"
 

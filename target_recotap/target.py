@@ -14,13 +14,14 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.target_base import Target
 
-from tap_recotap.http_policy import CONNECTION_SETTINGS, InsecureAPIURLError
-from tap_recotap.settings_check import SettingsCheck
+from recotap_client.endpoints import RecotapAPI
+from recotap_client.settings import InsecureAPIURLError
+from recotap_plugin_common.settings import CONNECTION_SETTINGS
+from recotap_plugin_common.settings_check import SettingsCheck
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, FailedRecordsPathError, RunReport
 from target_recotap.in_flight import InFlightBatches
 from target_recotap.record_path import LeanRecordPath
-from target_recotap.recotap_api import RecotapAPI
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
 
 if sys.version_info >= (3, 12):
@@ -217,7 +218,7 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
 
     def _start_run(self) -> RunContext:
         try:
-            api = RecotapAPI.from_config(self.config, self.logger)
+            api = RecotapAPI.from_config(self.config, self.logger, user_agent="target-recotap")
         except InsecureAPIURLError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from error
         failed_records = FailedRecordsFile(self.config.get("failed_records_path"))

@@ -12,14 +12,10 @@ from email.utils import format_datetime
 import pytest
 import requests
 
-from tap_recotap.http_policy import (
-    InsecureAPIURLError,
-    RecotapRetriableError,
-    RetryPolicy,
-    check_api_url,
-    format_validation_details,
-    retry_after_seconds,
-)
+from recotap_client.answers import format_validation_details
+from recotap_client.errors import RecotapRetriableError
+from recotap_client.retry import RetryPolicy, retry_after_seconds
+from recotap_client.settings import InsecureAPIURLError, check_api_url
 
 
 def _response_with_retry_after(value: str | None) -> requests.Response:

@@ -19,8 +19,9 @@ import pytest
 from hostile_server import Reply
 from plugin_cli import accounts_catalog, base_config, run_plugin
 
-from tap_recotap.http_policy import RecotapUnavailableError, RetryPolicy
-from tap_recotap.http_session import RecotapSession
+from recotap_client.errors import RecotapUnavailableError
+from recotap_client.retry import RetryPolicy
+from recotap_client.session import RecotapSession
 
 A_MINUTE_AGO = format_datetime(datetime.now(UTC) - timedelta(minutes=1), usegmt=True)
 BASE_DELAY = 0.2  # first wait 0.1-0.2 s, second 0.2-0.4 s (equal jitter)

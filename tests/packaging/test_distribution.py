@@ -50,7 +50,7 @@ def installed(dist, tmp_path_factory) -> Path:
     return venv / "bin"
 
 
-def test_the_sdist_and_the_wheel_hold_the_three_packages_and_the_plugin_definitions(dist):
+def test_the_sdist_and_the_wheel_hold_every_package_and_the_plugin_definitions(dist):
     wheel = next(dist.glob(f"recotap_singer-{VERSION}-py3-none-any.whl"))
     sdist = next(dist.glob(f"recotap_singer-{VERSION}.tar.gz"))
     with zipfile.ZipFile(wheel) as archive:
@@ -59,7 +59,13 @@ def test_the_sdist_and_the_wheel_hold_the_three_packages_and_the_plugin_definiti
     with tarfile.open(sdist) as archive:
         files = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
 
-    assert {"tap_recotap", "target_recotap", "recotap_sandbox"} <= packages
+    assert {
+        "recotap_client",
+        "recotap_plugin_common",
+        "tap_recotap",
+        "target_recotap",
+        "recotap_sandbox",
+    } <= packages
     for script in (*PLUGINS, "recotap-sandbox"):
         assert f"{script} = " in scripts
     assert {

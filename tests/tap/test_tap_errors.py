@@ -11,7 +11,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 from tap_helpers import DISABLED_KEY, config_for, new_tap, run_tap
 
-from tap_recotap.http_policy import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
+from recotap_client.errors import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
 from tap_recotap.tap import TapRecotap
 
 

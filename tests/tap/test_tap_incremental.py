@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from tap_helpers import api_post, bookmark, config_for, new_tap, parse_messages, run_tap
 
-from tap_recotap.http_policy import RecotapUnavailableError
+from recotap_client.errors import RecotapUnavailableError
 
 ALL_ACCOUNTS = 250
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tap_recotap.http_policy import RecotapAPIError, RecotapRetriableError
+from recotap_client.errors import RecotapAPIError, RecotapRetriableError
 from tap_recotap.pagination import read_page
 
 

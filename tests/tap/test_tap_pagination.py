@@ -9,7 +9,7 @@ import pytest
 import requests
 from tap_helpers import run_tap
 
-from tap_recotap.http_policy import RecotapAPIError
+from recotap_client.errors import RecotapAPIError
 from tap_recotap.pagination import PageToken, RecotapPaginator
 
 

@@ -19,8 +19,9 @@ from requests.adapters import HTTPAdapter
 from singer_sdk.streams import RESTStream
 from tap_helpers import new_tap, parse_messages, run_tap
 
+from recotap_client import paging
+from recotap_client.errors import RecotapAPIError, RecotapUnavailableError
 from tap_recotap import pagination
-from tap_recotap.http_policy import RecotapAPIError, RecotapUnavailableError
 
 GET_ACCOUNTS = "GET /api/v1/accounts"
 PAGE, PAGES = 50, 5
@@ -131,7 +132,7 @@ def test_a_repeated_cursor_stops_the_run_after_that_pages_records(sandbox, tap_c
     # The sandbox never repeats a cursor: make every page after the first name the first cursor
     # again, as a broken API would (the only way to reach this branch over real HTTP).
     cursors: list[str] = []
-    read_list_page = pagination._read_list_page
+    read_list_page = paging._read_list_page
 
     def first_cursor_forever(body):
         listed = read_list_page(body)
@@ -140,7 +141,7 @@ def test_a_repeated_cursor_stops_the_run_after_that_pages_records(sandbox, tap_c
             listed.nextCursor = cursors[0]
         return listed
 
-    monkeypatch.setattr(pagination, "_read_list_page", first_cursor_forever)
+    monkeypatch.setattr(paging, "_read_list_page", first_cursor_forever)
     out = io.StringIO()
     with redirect_stdout(out), pytest.raises(RecotapAPIError, match="repeated the cursor"):
         new_tap(tap_config, only="accounts").sync_all()

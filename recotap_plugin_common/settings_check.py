@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.validators import validator_for
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_recotap.http_policy import (
+from recotap_client.paging import parse_timestamp
+from recotap_client.settings import (
     DEFAULT_API_URL,
     InsecureAPIURLError,
     InvalidAPIKeyError,
     check_api_url,
     clean_api_key,
 )
-from tap_recotap.pagination import parse_timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, MutableMapping

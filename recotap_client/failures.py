@@ -1,10 +1,8 @@
 """How a failed request is described: one line saying what failed, with whom, and why.
 
-Part of the Recotap HTTP policy (http_policy), apart because describing a failure is a job of
-its own: requests and urllib3 nest four or five exceptions for a refused connection, and their
-texts repeat the pool and URL at every level. A description never includes headers (the key)
-nor a query string: method, path, host and port, and the operating system's reason. Also the
-one failure of our own transport, `AnswerTooSlowError`.
+A job of its own: requests and urllib3 nest four or five exceptions for a refused connection,
+and their texts repeat the pool and URL at every level. A description never includes headers
+(the key) nor a query string: method, path, host and port, and the operating system's reason.
 """
 
 from __future__ import annotations
@@ -14,14 +12,11 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from singer_sdk.exceptions import RetriableAPIError
+
+from recotap_client.errors import AnswerTooSlowError, RecotapRetriableError
 
 if TYPE_CHECKING:
     from collections.abc import Generator
-
-
-class AnswerTooSlowError(requests.exceptions.ReadTimeout):
-    """A response still arriving when `request_timeout` ran out (retried like any timeout)."""
 
 
 def describe_request(response: requests.Response) -> str:
@@ -61,7 +56,7 @@ def describe_failure(exception: BaseException | None) -> str:
     """
     if exception is None:
         return "unknown error"
-    if isinstance(exception, (RetriableAPIError, AnswerTooSlowError)):
+    if isinstance(exception, (RecotapRetriableError, AnswerTooSlowError)):
         return str(exception)
     if isinstance(exception, requests.exceptions.RequestException):
         return _describe_transport_failure(exception)

@@ -1,10 +1,12 @@
-"""A Recotap API client session: `requests.Session` with the policy of `http_policy` applied.
+"""The Recotap API client session: `requests.Session` with the client's policy applied.
 
 Used by target-recotap for every write and by tap-recotap outside its streams (discovery). Adds
 what a long-lived, multi-threaded client needs on top of the policy: a 429 pause shared by all
 threads of the session, and the environment read once per session instead of per request.
 Also the transport both plugins send through (`DeadlineAdapter`): `request_timeout` bounds a
 whole answer, not each socket read.
+
+Reference: docs/recotap-api.md §6 (retries).
 """
 
 from __future__ import annotations
@@ -15,24 +17,25 @@ import sys
 import threading
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from tap_recotap.http_failures import AnswerTooSlowError, describe_request
-from tap_recotap.http_policy import (
+from recotap_client.answers import raise_for_response
+from recotap_client.envelope import envelope_data
+from recotap_client.errors import AnswerTooSlowError
+from recotap_client.failures import describe_request
+from recotap_client.paging import Page, read_page
+from recotap_client.retry import RetryPolicy, retry_after_seconds, retry_policy_from_config
+from recotap_client.settings import (
     API_KEY_HEADER,
     DEFAULT_API_URL,
-    RetryPolicy,
+    DEFAULT_REQUEST_TIMEOUT,
     check_api_url,
     clean_api_key,
-    envelope_data,
-    raise_for_response,
-    retry_after_seconds,
-    retry_policy_from_config,
 )
 
 if sys.version_info >= (3, 12):
@@ -41,7 +44,9 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+_T = TypeVar("_T")
 
 # Up to this much of a body per read (one socket read at most), between deadline checks.
 _READ_SIZE = 256 * 1024
@@ -52,12 +57,12 @@ _json_encoder = msgspec.json.Encoder(decimal_format="number")
 def session_from_config(
     config: Mapping[str, Any], *, user_agent: str, logger: logging.Logger
 ) -> RecotapSession:
-    """A session configured by the CONNECTION_SETTINGS in `config`."""
+    """A session configured by the connection settings in `config`."""
     return RecotapSession(
         config.get("api_url", DEFAULT_API_URL),
         config["api_key"],
         retry=retry_policy_from_config(config),
-        timeout=float(config.get("request_timeout", 60)),
+        timeout=float(config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)),
         user_agent=user_agent,
         logger=logger,
     )
@@ -203,7 +208,7 @@ class RecotapSession:
         api_key: str,
         *,
         retry: RetryPolicy | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_REQUEST_TIMEOUT,
         user_agent: str = "recotap-singer",
         logger: logging.Logger | None = None,
     ) -> None:
@@ -235,15 +240,27 @@ class RecotapSession:
         json: Any = None,
     ) -> Any:
         """Send one request (retried by the policy) and return the envelope's `data`."""
-        return self._send(method, path, params, json)
+        return self._send(method, path, params, json, envelope_data)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET `path` and return the envelope's `data`."""
         return self.request("GET", path, params=params)
 
+    def get_page(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[Page, requests.Response]:
+        """GET one page of a list (retried by the policy): the page, and the answer it came in
+        (which the paging rule names in its errors)."""
+        return self._send("GET", path, params, None, _page_and_response)  # type: ignore[no-any-return]
+
     def _send_once(
-        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
-    ) -> Any:
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        read: Callable[[requests.Response], _T],
+    ) -> _T:
         request = self._prepare(method, path, params, body)
         self.pause.wait()
         started = time.monotonic()
@@ -257,7 +274,8 @@ class RecotapSession:
         if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
             self._pause_after_429(response)
         raise_for_response(response)
-        return envelope_data(response)
+        # Read inside the retried call: an unreadable 2xx body is retried like a 5xx.
+        return read(response)
 
     def _prepare(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
@@ -294,3 +312,7 @@ class RecotapSession:
     def close(self) -> None:
         """Release pooled connections."""
         self.http.close()
+
+
+def _page_and_response(response: requests.Response) -> tuple[Page, requests.Response]:
+    return read_page(response), response

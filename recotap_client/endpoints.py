@@ -1,17 +1,22 @@
-"""The Recotap calls the target makes, on top of the shared `RecotapSession` (HTTP policy).
+"""The Recotap calls the target makes: write endpoints with their per-request caps, and reads.
 
-Nothing here decides about retries, auth or error classification: that is
-`tap_recotap.http_policy`. This module only knows paths, bodies and response shapes.
+Nothing here decides about retries, auth or error classification (that is the session's
+policy); this module only knows paths, bodies and response shapes.
+
+Reference: docs/recotap-api.md §2.7 (bulk limits), §4 (endpoints).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_recotap.http_session import RecotapSession, session_from_config
+from recotap_client.paging import list_pages
+from recotap_client.session import RecotapSession, session_from_config
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterator, Mapping
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ CUSTOM_FIELD = Endpoint("POST", "/accounts/custom-field", 1, None)
 EXTERNAL_IDS = Endpoint("PATCH", "/accounts/external-ids", 100, "mappings")
 DEAL_STAGES = Endpoint("POST", "/deal-stages", 20, "pipelines")
 
+#: Segments per request when listing them (§4.8: the documented default page size).
+SEGMENTS_PAGE_SIZE = 100
+
 
 class RecotapAPI:
     """Typed-ish access to the endpoints the target uses."""
@@ -40,10 +48,11 @@ class RecotapAPI:
         self.session = session
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], logger: logging.Logger) -> RecotapAPI:
-        """Build the session from the shared settings (api_url, api_key, timeouts, retries)."""
-        session = session_from_config(config, user_agent="target-recotap", logger=logger)
-        return cls(session)
+    def from_config(
+        cls, config: Mapping[str, Any], logger: logging.Logger, *, user_agent: str
+    ) -> RecotapAPI:
+        """Build the session from the connection settings (api_url, api_key, timeouts, retries)."""
+        return cls(session_from_config(config, user_agent=user_agent, logger=logger))
 
     def write(self, endpoint: Endpoint, items: list[dict[str, Any]], **extra: Any) -> Any:
         """Send one batch to a write endpoint and return the envelope's `data`."""
@@ -51,7 +60,7 @@ class RecotapAPI:
             (body,) = items
         else:
             body = {endpoint.payload_key: items, **extra}
-        # Items come from validation.build_item: JSON-ready already (dates as ISO-8601 text).
+        # Items must be JSON-ready already (dates as ISO-8601 text).
         return self.session.request(endpoint.method, endpoint.path, json=body)
 
     def active_custom_field_keys(self) -> set[str]:
@@ -60,14 +69,9 @@ class RecotapAPI:
         return {str(f["key"]) for f in fields if isinstance(f, dict) and f.get("key")}
 
     def segments(self) -> Iterator[dict[str, Any]]:
-        """Every static active/draft segment (§4.8), following `hasNextPage` (§2.5)."""
-        params: dict[str, Any] = {"limit": 100}
-        while True:
-            page = self.session.get("/segments", params) or {}
-            yield from page.get("data") or []
-            if not page.get("hasNextPage") or not page.get("nextCursor"):
-                return
-            params = {"limit": 100, "cursor": page["nextCursor"]}
+        """Every static active/draft segment (§4.8), paged by the one paging rule (§2.5)."""
+        for page in list_pages(self.session, "/segments", limit=SEGMENTS_PAGE_SIZE):
+            yield from page.records
 
     def check_connection(self) -> None:
         """One authenticated read that writes nothing (used for `meltano config test`)."""
