@@ -251,7 +251,10 @@ class RecotapSession:
     ) -> tuple[Page, requests.Response]:
         """GET one page of a list (retried by the policy): the page, and the answer it came in
         (which the paging rule names in its errors)."""
-        return self._send("GET", path, params, None, _page_and_response)  # type: ignore[no-any-return]
+        answer: tuple[Page, requests.Response] = self._send(
+            "GET", path, params, None, _page_and_response
+        )
+        return answer
 
     def _send_once(
         self,
