@@ -173,7 +173,7 @@ def good_accounts() -> list[dict[str, Any]]:
     """Good accounts, edge cases included (each must land exactly as normalised)."""
     records = [account(i, "good") for i in range(250)]
     records[10]["customFields"] = None  # null customFields: no custom field is written
-    records[11]["externalId"] = ""  # an empty optional string is sent as it is
+    records[11]["externalId"] = ""  # an empty optional string counts as absent: never sent
     records[12] |= {"domain": "Bücher.Example", "name": "Bücher GmbH — 書店 ✓"}  # unicode, IDN
     records[13] |= {"domain": "xn--mnchen-3ya.example", "name": "München (punycode)"}
     records[14]["name"] = HUGE  # a huge string
@@ -190,7 +190,7 @@ def expected_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]
         domain = "good-0000003.example.com" if record["domain"] == SAME_DOMAIN else domain
         expected[domain] = {
             "name": record["name"],
-            "externalId": record["externalId"],
+            "externalId": record["externalId"] or None,  # "" is absent, so never stored
             "customFields": record["customFields"] or {},
         }
     return expected

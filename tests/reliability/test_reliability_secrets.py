@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from reliability_helpers import TAP, TARGET, account, figures, secrets_absent, singer_lines
 
+from recotap_client.session import RecotapSession
 from recotap_sandbox.control import SandboxProcess
-from tap_recotap.http_session import RecotapSession
 from tap_recotap.tap import TapRecotap
 from target_recotap.target import TargetRecotap
 
@@ -149,7 +149,7 @@ def test_no_code_path_turns_tls_verification_off() -> None:
     )
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
-        for package in ("tap_recotap", "target_recotap")
+        for package in ("tap_recotap", "target_recotap", "recotap_client", "recotap_plugin_common")
         for path in (ROOT / package).rglob("*.py")
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if pattern.search(line)
