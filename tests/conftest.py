@@ -62,17 +62,20 @@ _guard_key = pytest.StashKey["_SecretWatch"]()
 
 
 def secret_forms(secret: str) -> tuple[str, ...]:
-    """The texts that reveal `secret`: itself, and its base64 and hex encodings.
+    """The texts that reveal `secret`: itself, its hex, and its base64 at any offset.
 
     Its repr, bytes repr and URL encoding (the keys are [A-Za-z0-9-]) all contain it as is.
+    Base64 of a longer text (a header dump) holding the key encodes it one of three ways,
+    after how many bytes precede it: each form keeps the characters made of key bits only.
     """
     raw = secret.encode()
-    return (
-        secret,
-        base64.b64encode(raw).decode().rstrip("="),
-        base64.urlsafe_b64encode(raw).decode().rstrip("="),
-        raw.hex(),
-    )
+    forms = [secret, raw.hex()]
+    for offset in range(3):
+        first = -(-8 * offset // 6)  # the first character with no bit of the bytes before
+        last = 8 * (offset + len(raw)) // 6  # past the last character with no bit after
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.append(encode(b"\0" * offset + raw).decode()[first:last])
+    return tuple(dict.fromkeys(forms))
 
 
 class _SecretWatch(logging.Handler):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from recotap_sandbox.control import SandboxProcess
+from tests.conftest import secret_forms
 
 BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-recotap")
@@ -318,6 +319,10 @@ def figures(record_property: Any, line: str) -> None:
 
 
 def secrets_absent(key: str, *texts: str) -> None:
-    """Assert the API key is in none of `texts` (subprocess outputs, files)."""
+    """Assert the API key is in none of `texts` (subprocess outputs, files), in any form.
+
+    Its base64 and hex forms too; its repr, bytes repr and URL encoding contain it as is.
+    """
     for text in texts:
-        assert key not in text, "the API key leaked into an output"
+        for form in secret_forms(key):
+            assert form not in text, "the API key (or an encoding of it) leaked into an output"
