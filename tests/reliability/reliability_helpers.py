@@ -46,8 +46,8 @@ def account(i: int, prefix: str = "acct") -> dict[str, Any]:
     }
     if i % 2:
         record["customFields"]["ANNUAL_REVENUE_C"] = i * 1000
-    if i % 3 == 0:
-        record["customFields"]["INDUSTRY_C"] = INDUSTRIES[i % len(INDUSTRIES)]
+    # A NULL CRM column arrives as null: it must never clear a stored value.
+    record["customFields"]["INDUSTRY_C"] = INDUSTRIES[i % len(INDUSTRIES)] if i % 3 == 0 else None
     return record
 
 
@@ -281,19 +281,37 @@ def wait_until(condition: Any, timeout: float = 120, step: float = 0.02) -> None
 # --- comparing data --------------------------------------------------------------------------
 
 
-def expected_account(record: dict[str, Any]) -> dict[str, Any]:
-    """What Recotap must hold for an input account (custom fields without nulls)."""
-    view = {name: record.get(name) for name in ACCOUNT_FIELDS}
-    view["customFields"] = dict(record.get("customFields") or {})
+def custom_keys(sandbox: SandboxProcess) -> list[str]:
+    """Keys of the active custom fields: an account read back shows each, null when unset."""
+    return [f["key"] for f in sandbox.admin.dump()["custom_fields"] if f["status"] == "active"]
+
+
+def expected_account(
+    record: dict[str, Any], keys: Iterable[str], before: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a user reads back after pushing `record` over `before` (a `stored_account` view;
+    None for a new account): exactly, nulls included.
+
+    A field the record omits or sends as null keeps its earlier value (docs/target.md: an upsert
+    never clears a field), top level and in customFields alike; so a null that reached Recotap
+    and wiped a value shows up as a difference. Every active custom field is in the view.
+    """
+    old = before or {}
+    view = {name: _kept(record.get(name), old.get(name)) for name in ACCOUNT_FIELDS}
+    sent = record.get("customFields") or {}
+    earlier = old.get("customFields") or {}
+    view["customFields"] = {key: _kept(sent.get(key), earlier.get(key)) for key in keys}
     return view
 
 
+def _kept(sent: Any, earlier: Any) -> Any:
+    return earlier if sent is None else sent
+
+
 def stored_account(dumped: dict[str, Any]) -> dict[str, Any]:
-    """The same view of a dumped (or tap-read) account."""
+    """The same view of a dumped (or tap-read) account: every field as read, nulls included."""
     view = {name: dumped.get(name) for name in ACCOUNT_FIELDS}
-    view["customFields"] = {
-        k: _plain(v) for k, v in (dumped.get("customFields") or {}).items() if v is not None
-    }
+    view["customFields"] = {k: _plain(v) for k, v in (dumped.get("customFields") or {}).items()}
     return view
 
 
