@@ -6,6 +6,7 @@ as subprocesses, and sandboxes over loopback HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -204,7 +205,13 @@ class _Reader:
 
 @dataclass
 class Pipeline:
-    """`tap-recotap --config T [--state S] | target-recotap --config G`, as two processes."""
+    """`tap-recotap --config T [--state S] | target-recotap --config G`, as two processes.
+
+    The pipe between them runs through a thread of the test that keeps a copy of every line
+    the tap wrote (`tap_messages`), so a test knows which records came before which STATE.
+    When the target dies, the thread closes the tap's pipe: the tap meets a broken pipe, as
+    with a direct `|`.
+    """
 
     tap_config: Path
     target_config: Path
@@ -214,6 +221,7 @@ class Pipeline:
     tap: subprocess.Popen[bytes] = field(init=False)
     target: subprocess.Popen[bytes] = field(init=False)
     target_lines: list[str] = field(default_factory=list)
+    tap_lines: list[bytes] = field(default_factory=list)
 
     def start(self, target_command: list[str] | None = None) -> Pipeline:
         tap_command = [TAP, "--config", str(self.tap_config)]
@@ -228,15 +236,34 @@ class Pipeline:
         self.tap = subprocess.Popen(tap_command, stdout=subprocess.PIPE, stderr=self.tap_log)
         self.target = subprocess.Popen(
             [*(target_command or [TARGET]), "--config", str(self.target_config)],
-            stdin=self.tap.stdout,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.target_log,
         )
-        assert self.tap.stdout is not None
-        self.tap.stdout.close()  # the target holds the read end now (SIGPIPE reaches the tap)
-        self._reader = threading.Thread(target=self._read_states, daemon=True)
-        self._reader.start()
+        self._threads = [
+            threading.Thread(target=self._forward, daemon=True),
+            threading.Thread(target=self._read_states, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
+
+    def _forward(self) -> None:
+        """Copy the tap's lines to the target, keeping each; stop when either side ends."""
+        source, sink = self.tap.stdout, self.target.stdin
+        assert source is not None
+        assert sink is not None
+        try:
+            for line in source:
+                self.tap_lines.append(line)
+                sink.write(line)
+                sink.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the target died (ValueError: its stdin was closed meanwhile)
+        finally:
+            source.close()  # the tap's next write meets a broken pipe
+            with contextlib.suppress(BrokenPipeError):
+                sink.close()
 
     def _read_states(self) -> None:
         assert self.target.stdout is not None
@@ -248,16 +275,22 @@ class Pipeline:
         """STATE values the target has emitted so far (confirmed by the API)."""
         return [json.loads(line) for line in list(self.target_lines) if line.strip()]
 
-    def kill(self, which: str) -> None:
-        """SIGKILL the tap or the target."""
+    @property
+    def tap_messages(self) -> list[dict[str, Any]]:
+        """The Singer messages the tap wrote so far, in order."""
+        return [json.loads(line) for line in list(self.tap_lines)]
+
+    def kill(self, which: str, signal_number: int = signal.SIGKILL) -> None:
+        """Send the tap or the target a signal (SIGKILL unless told)."""
         process = self.tap if which == "tap" else self.target
-        os.kill(process.pid, signal.SIGKILL)
+        os.kill(process.pid, signal_number)
 
     def wait(self, timeout: float = 300) -> tuple[int, int]:
         """Wait for both; return (tap exit code, target exit code)."""
         target_code = self.target.wait(timeout)
         tap_code = self.tap.wait(timeout)
-        self._reader.join(30)
+        for thread in self._threads:
+            thread.join(30)
         assert self.target.stdout is not None
         self.target.stdout.close()
         self.tap_log.close()
@@ -267,6 +300,17 @@ class Pipeline:
     def logs(self) -> str:
         """Both stderr logs."""
         return (self.workdir / "tap.log").read_text() + (self.workdir / "target.log").read_text()
+
+
+def records_before(messages: list[dict[str, Any]], state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The RECORDs ahead of the first STATE message whose value is `state` (fails if none)."""
+    records = []
+    for message in messages:
+        if message["type"] == "STATE" and message["value"] == state:
+            return records
+        if message["type"] == "RECORD":
+            records.append(message["record"])
+    raise AssertionError(f"the target emitted a STATE the tap never sent: {state}")
 
 
 def wait_until(condition: Any, timeout: float = 120, step: float = 0.02) -> None:
