@@ -131,13 +131,36 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     item.stash[_guard_key] = watch
     root = logging.getLogger()
     level = root.level
+    # A failure report shows the log records it showed before DEBUG was turned on, no more.
+    quiet = _AsBefore(level)
+    report = getattr(item.config.pluginmanager.get_plugin("logging-plugin"), "report_handler", None)
     root.addHandler(watch)
     root.setLevel(logging.DEBUG)  # records below a logger's level are never even made
+    if report is not None:
+        report.addFilter(quiet)
     try:
         return (yield)
     finally:
         root.setLevel(level)
         root.removeHandler(watch)
+        if report is not None:
+            report.removeFilter(quiet)
+
+
+class _AsBefore(logging.Filter):
+    """Passes a record only if its logger would have made it with the root at `root_level`."""
+
+    def __init__(self, root_level: int) -> None:
+        super().__init__()
+        self.root_level = root_level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger.parent is not None:
+            if logger.level:
+                return record.levelno >= logger.level
+            logger = logger.parent
+        return record.levelno >= self.root_level
 
 
 @pytest.fixture
