@@ -399,7 +399,7 @@ def test_every_record_is_confirmed_or_listed_and_state_waits_for_them(
     failed_path = tmp_path_factory.mktemp("property") / "failed.jsonl"
     recotap = Recotap(sandbox, failed_path)
     built = build_input(chosen)
-    drain = options.pop("drain_after_every_record")
+    drain = options["drain_after_every_record"]
     config = {
         "api_key": sandbox.api_key,
         "api_url": sandbox.api_url,
@@ -408,7 +408,8 @@ def test_every_record_is_confirmed_or_listed_and_state_waits_for_them(
         "request_timeout": 5,
         "failed_records_path": str(failed_path),
         "max_failed_records": 10_000,
-        **options,
+        "batch_size_rows": options["batch_size_rows"],
+        "max_in_flight_batches": options["max_in_flight_batches"],
     }
     sandbox.admin.set_faults(**fault_settings)
 
