@@ -23,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -138,6 +140,7 @@ class Input:
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)  # every refused/failed record
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stream, outcome)
     schema_variant: Counter[str] = field(default_factory=Counter)
 
     def schema(self, stream: str) -> None:
@@ -155,10 +158,12 @@ class Input:
             }
         )
 
-    def record(self, stream: str, record: dict[str, Any], *, valid: bool) -> None:
+    def record(self, stream: str, record: dict[str, Any], outcome: str | None = None) -> None:
+        """A RECORD; `outcome` "refused" (locally) or "failed" (by the API) for an invalid one."""
         self.messages.append({"type": "RECORD", "stream": stream, "record": record})
-        if not valid:
+        if outcome is not None:
             self.invalid.append(record)
+            self.outcomes[stream, outcome] += 1
 
     def text(self) -> str:
         return "".join(json.dumps(message) + "\n" for message in self.messages)
@@ -180,10 +185,10 @@ def build_input(chosen: list[tuple[str, Any]]) -> Input:
                 "name": "Bad",
                 "customFields": payload,
             }
-            built.record("accounts", record, valid=False)
+            built.record("accounts", record, "failed")
         else:
             stream = "accounts" if kind.startswith("account") else "sales_activities"
-            built.record(stream, payload, valid=not kind.endswith("_refused"))
+            built.record(stream, payload, "refused" if kind.endswith("_refused") else None)
     return built
 
 
@@ -334,15 +339,58 @@ class StateWatch(io.StringIO):
         return problems
 
 
-def run_target(
-    built: Input, recotap: Recotap, config: dict[str, Any], *, drain: bool
-) -> StateWatch:
-    watch = StateWatch(built, recotap)
-    with contextlib.redirect_stdout(watch):
-        target = (DrainingTarget if drain else TargetRecotap)(config=config)
-        target.listen(io.StringIO(built.text()))
+class ErrorLog(logging.Handler):
+    """The ERROR lines target-recotap logs (one per refused or failed record)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@dataclass
+class Run:
+    """One run of the target: its STATE watch, the target itself and its ERROR lines."""
+
+    watch: StateWatch
+    target: TargetRecotap
+    errors: list[str]
+
+
+def run_target(built: Input, recotap: Recotap, config: dict[str, Any], *, drain: bool) -> Run:
+    watch, errors = StateWatch(built, recotap), ErrorLog()
+    logger = logging.getLogger("target-recotap")
+    logger.addHandler(errors)
+    try:
+        with contextlib.redirect_stdout(watch):
+            target = (DrainingTarget if drain else TargetRecotap)(config=config)
+            target.listen(io.StringIO(built.text()))
+    finally:
+        logger.removeHandler(errors)
     assert target.exit_code == 0
-    return watch
+    return Run(watch, target, errors.lines)
+
+
+def assert_failures_reported(run: Run, built: Input, failed: list[dict[str, Any]]) -> None:
+    """What a user reads about bad records: counts, one log line each, whole file lines."""
+    report = run.target.run.report
+    for stream in ("accounts", "sales_activities"):
+        counts = report.counts(stream)
+        for outcome in ("refused", "failed"):
+            assert counts.get(outcome, 0) == built.outcomes[stream, outcome], (stream, counts)
+    assert report.failures() == len(built.invalid)
+    verbs = Counter(
+        ("refused" if " refused locally: " in line else "failed", line.split(":", 1)[0])
+        for line in run.errors
+    )
+    assert verbs == Counter({(o, s): n for (s, o), n in built.outcomes.items()})
+    for line in failed:
+        assert set(line) == {"stream", "record", "reason", "time"}
+        assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
+    streams = Counter(line["stream"] for line in failed)
+    assert streams == Counter(s for (s, _), n in built.outcomes.items() for _ in range(n))
 
 
 NO_FAULTS = {
@@ -417,20 +465,21 @@ def test_every_record_is_confirmed_or_listed_and_state_waits_for_them(
     sandbox.admin.clear_faults()
     accounts, activities, failed = recotap.accounts(), recotap.activity_ids(), recotap.failed()
 
-    assert first.violations == []
+    assert first.watch.violations == []
     assert accounts == expected_accounts(built.messages, built.invalid, recotap.keys)
     assert sorted(activities) == sorted(expected_activity_ids(built.messages, built.invalid))
     assert canonical([f["record"] for f in failed]) == canonical(built.invalid)
     assert all(f["reason"] for f in failed)
+    assert_failures_reported(first, built, failed)
     input_states = [m["value"] for m in built.messages if m["type"] == "STATE"]
     if input_states:
-        assert first.states[-1] == input_states[-1]
+        assert first.watch.states[-1] == input_states[-1]
 
     sandbox.admin.set_faults(**fault_settings | {"seed": fault_settings["seed"] + 1})
     second = run_target(built, recotap, config, drain=drain)
     sandbox.admin.clear_faults()
 
-    assert second.violations == []
+    assert second.watch.violations == []
     assert recotap.accounts() == accounts
     assert sorted(recotap.activity_ids()) == sorted(activities)
     assert canonical([f["record"] for f in recotap.failed()]) == canonical(built.invalid * 2)
