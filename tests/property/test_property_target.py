@@ -141,6 +141,7 @@ class Input:
     messages: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)  # every refused/failed record
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stream, outcome)
+    bad_outcomes: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     schema_variant: Counter[str] = field(default_factory=Counter)
 
     def schema(self, stream: str) -> None:
@@ -164,6 +165,7 @@ class Input:
         if outcome is not None:
             self.invalid.append(record)
             self.outcomes[stream, outcome] += 1
+            self.bad_outcomes.append((record, outcome))
 
     def text(self) -> str:
         return "".join(json.dumps(message) + "\n" for message in self.messages)
@@ -339,58 +341,93 @@ class StateWatch(io.StringIO):
         return problems
 
 
-class ErrorLog(logging.Handler):
-    """The ERROR lines target-recotap logs (one per refused or failed record)."""
+class TargetLog(logging.Handler):
+    """The lines target-recotap logs at INFO and above: ERROR ones apart."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.INFO)
         self.lines: list[str] = []
+        self.errors: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+        (self.errors if record.levelno >= logging.ERROR else self.lines).append(record.getMessage())
 
 
 @dataclass
 class Run:
-    """One run of the target: its STATE watch, the target itself and its ERROR lines."""
+    """One run of the target: its STATE watch, the target itself and its log."""
 
     watch: StateWatch
     target: TargetRecotap
-    errors: list[str]
+    log: TargetLog
 
 
 def run_target(built: Input, recotap: Recotap, config: dict[str, Any], *, drain: bool) -> Run:
-    watch, errors = StateWatch(built, recotap), ErrorLog()
+    watch, log = StateWatch(built, recotap), TargetLog()
     logger = logging.getLogger("target-recotap")
-    logger.addHandler(errors)
+    logger.addHandler(log)
     try:
         with contextlib.redirect_stdout(watch):
             target = (DrainingTarget if drain else TargetRecotap)(config=config)
             target.listen(io.StringIO(built.text()))
     finally:
-        logger.removeHandler(errors)
+        logger.removeHandler(log)
     assert target.exit_code == 0
-    return Run(watch, target, errors.lines)
+    return Run(watch, target, log)
+
+
+KEY_FIELDS = {"accounts": "domain", "sales_activities": "externalActivityId"}
+WRITE_PATHS = {"accounts": "/api/v1/accounts", "sales_activities": "/api/v1/sales-activities"}
+
+
+def write_requests(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """{stream: write requests the sandbox received between two stats readings}."""
+    return {
+        stream: sum(
+            n - before.get(route, 0)
+            for route, n in after.items()
+            if route.split(" ")[0] in {"POST", "PUT", "PATCH"} and route.split(" ")[1] == path
+        )
+        for stream, path in WRITE_PATHS.items()
+    }
+
+
+SUMMARY_ORDER = ("created", "updated", "existing", "skipped", "failed", "refused", "would_send")
 
 
 def assert_failures_reported(run: Run, built: Input, failed: list[dict[str, Any]]) -> None:
     """What a user reads about bad records: counts, one log line each, whole file lines."""
     report = run.target.run.report
-    for stream in ("accounts", "sales_activities"):
+    for stream in KEY_FIELDS:
         counts = report.counts(stream)
         for outcome in ("refused", "failed"):
             assert counts.get(outcome, 0) == built.outcomes[stream, outcome], (stream, counts)
     assert report.failures() == len(built.invalid)
-    verbs = Counter(
-        ("refused" if " refused locally: " in line else "failed", line.split(":", 1)[0])
-        for line in run.errors
-    )
-    assert verbs == Counter({(o, s): n for (s, o), n in built.outcomes.items()})
+    assert len(run.log.errors) == len(failed) == len(built.invalid)
+    outcome_of = {json.dumps(r, sort_keys=True): o for r, o in built.bad_outcomes}
     for line in failed:
         assert set(line) == {"stream", "record", "reason", "time"}
         assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
-    streams = Counter(line["stream"] for line in failed)
-    assert streams == Counter(s for (s, _), n in built.outcomes.items() for _ in range(n))
+        record, stream = line["record"], line["stream"]
+        outcome = outcome_of[json.dumps(record, sort_keys=True)]
+        assert built.outcomes[stream, outcome]  # listed under the stream it came in
+        # Refused: the key as the record had it; failed by the API: the key sent.
+        key = record.get(KEY_FIELDS[stream])
+        name = repr(key) if key not in (None, "") else f"(no {KEY_FIELDS[stream]})"
+        name = name if outcome == "refused" else str(key)
+        verb = "refused locally" if outcome == "refused" else "failed"
+        assert f"{stream}: record {name} {verb}: {line['reason']}" in run.log.errors
+
+
+def assert_summary_lines(run: Run, write_requests: dict[str, int]) -> None:
+    """The "Summary <stream>: ..." lines: every outcome count, and the write requests made."""
+    report = run.target.run.report
+    for stream in report.streams():
+        counts = report.counts(stream)
+        parts = [f"{counts[name]} {name}" for name in SUMMARY_ORDER if counts.get(name)]
+        shown = ", ".join(parts) or "no records"
+        expected = f"Summary {stream}: {shown} ({write_requests[stream]} write requests)"
+        assert expected in run.log.lines, (expected, [x for x in run.log.lines if "Summary" in x])
 
 
 NO_FAULTS = {
@@ -444,7 +481,8 @@ def test_every_record_is_confirmed_or_listed_and_state_waits_for_them(
     sandbox.admin.reset(seed_accounts=0, seed=7)
     sandbox.admin.clear_faults()
     sandbox.admin.insert_accounts(EXISTING)
-    failed_path = tmp_path_factory.mktemp("property") / "failed.jsonl"
+    # In folders that do not exist yet: the target creates them.
+    failed_path = tmp_path_factory.mktemp("property") / "out" / "target" / "failed.jsonl"
     recotap = Recotap(sandbox, failed_path)
     built = build_input(chosen)
     drain = options["drain_after_every_record"]
@@ -475,11 +513,13 @@ def test_every_record_is_confirmed_or_listed_and_state_waits_for_them(
     if input_states:
         assert first.watch.states[-1] == input_states[-1]
 
-    sandbox.admin.set_faults(**fault_settings | {"seed": fault_settings["seed"] + 1})
+    # Without faults, so each request the sandbox counts is one the target made.
+    before = sandbox.admin.stats()["requests"]
     second = run_target(built, recotap, config, drain=drain)
-    sandbox.admin.clear_faults()
+    after = sandbox.admin.stats()["requests"]
 
     assert second.watch.violations == []
+    assert_summary_lines(second, write_requests(before, after))
     assert recotap.accounts() == accounts
     assert sorted(recotap.activity_ids()) == sorted(activities)
     assert canonical([f["record"] for f in recotap.failed()]) == canonical(built.invalid * 2)
