@@ -169,6 +169,7 @@ def mutate_one(name: str) -> str:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # Fewer random examples per mutant (the explicit ones always run): minutes, not hours.
     env.setdefault("HYPOTHESIS_MAX_EXAMPLES", "10")
+    env.setdefault("HYPOTHESIS_NO_SHRINK", "1")
     mutmut = str(BIN / "mutmut")
     subprocess.run([mutmut, "run", "--max-children", "2"], cwd=work, env=env, check=False)
     listed = subprocess.run(

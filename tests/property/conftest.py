@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
+
+# `run.py mutate` needs a failure fast, not its smallest example: shrinking could outlast the
+# time mutmut allows a test run, and a failure would count as a time-out, not as a kill.
+PHASES = [p for p in Phase if p is not Phase.shrink or not os.environ.get("HYPOTHESIS_NO_SHRINK")]
 
 settings.register_profile(
     "recotap",
+    phases=PHASES,
     max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "50")),
     deadline=None,
     derandomize=True,
