@@ -68,13 +68,29 @@ valid_accounts = st.fixed_dictionaries(
         "tags": st.lists(names, max_size=3),
     },
 )
-# Refused locally, before anything is sent: each names its reason.
+
+
+def without(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in names}
+
+
+# Refused locally, before anything is sent: (record, the reason a user must read).
 refused_accounts = st.one_of(
-    valid_accounts.map(lambda r: {k: v for k, v in r.items() if k != "domain"}),
-    valid_accounts.map(lambda r: {k: v for k, v in r.items() if k != "name"}),
-    valid_accounts.map(lambda r: r | {"name": 123}),
-    valid_accounts.map(lambda r: r | {"tags": "vip"}),
-    valid_accounts.map(lambda r: r | {"customFields": ["x"]}),
+    valid_accounts.map(lambda r: (without(r, "domain"), "domain is required")),
+    valid_accounts.map(lambda r: (without(r, "name"), "name is required")),
+    valid_accounts.map(
+        lambda r: (without(r, "domain", "name"), "domain is required; name is required")
+    ),
+    valid_accounts.map(lambda r: (r | {"name": 123}, "name must be a string (got 123)")),
+    valid_accounts.map(
+        lambda r: (r | {"domain": 7}, "domain must be a string (got 7)"),
+    ),
+    valid_accounts.map(
+        lambda r: (r | {"tags": "vip"}, "tags must be a list of strings (got 'vip')")
+    ),
+    valid_accounts.map(
+        lambda r: (r | {"customFields": ["x"]}, "customFields must be an object (got ['x'])")
+    ),
 )
 # Sent, and failed by Recotap item by item: an unknown custom field, a value of the wrong type.
 api_failed_custom_fields = st.sampled_from([{"NO_SUCH_FIELD_C": "x"}, {"ANNUAL_REVENUE_C": "lots"}])
@@ -99,8 +115,28 @@ valid_activities = st.builds(
     st.sampled_from(["call", "email"]),
 )
 refused_activities = st.one_of(
-    valid_activities.map(lambda r: r | {"ownerEmail": "rep-at-seller"}),
-    valid_activities.map(lambda r: r | {"contacts": []}),
+    valid_activities.map(
+        lambda r: (
+            r | {"ownerEmail": "rep-at-seller"},
+            "ownerEmail must be an e-mail address (got 'rep-at-seller')",
+        )
+    ),
+    valid_activities.map(lambda r: (r | {"contacts": []}, "contacts needs at least 1 item(s)")),
+    valid_activities.map(lambda r: (r | {"contacts": "x"}, "contacts must be a list")),
+    valid_activities.map(lambda r: (r | {"contacts": ["x"]}, "contacts[0] must be an object")),
+    valid_activities.map(lambda r: (r | {"from": "x"}, "from must be an object")),
+    valid_activities.map(
+        lambda r: (
+            r | {"from": {"name": "A", "email": "bad"}},
+            "from.email must be an e-mail address (got 'bad')",
+        )
+    ),
+    valid_activities.map(
+        lambda r: (
+            r | {"direction": "sideways"},
+            "direction must be one of inbound, outbound (got 'sideways')",
+        )
+    ),
 )
 
 # One step of the input: ("kind", payload). Kinds: a record (valid, refused, api_failed) of a
@@ -141,7 +177,8 @@ class Input:
     messages: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)  # every refused/failed record
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stream, outcome)
-    bad_outcomes: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    # (record, outcome, the reason it must be listed with: None when Recotap words it)
+    bad_outcomes: list[tuple[dict[str, Any], str, str | None]] = field(default_factory=list)
     schema_variant: Counter[str] = field(default_factory=Counter)
 
     def schema(self, stream: str) -> None:
@@ -159,13 +196,19 @@ class Input:
             }
         )
 
-    def record(self, stream: str, record: dict[str, Any], outcome: str | None = None) -> None:
+    def record(
+        self,
+        stream: str,
+        record: dict[str, Any],
+        outcome: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         """A RECORD; `outcome` "refused" (locally) or "failed" (by the API) for an invalid one."""
         self.messages.append({"type": "RECORD", "stream": stream, "record": record})
         if outcome is not None:
             self.invalid.append(record)
             self.outcomes[stream, outcome] += 1
-            self.bad_outcomes.append((record, outcome))
+            self.bad_outcomes.append((record, outcome, reason))
 
     def text(self) -> str:
         return "".join(json.dumps(message) + "\n" for message in self.messages)
@@ -188,9 +231,12 @@ def build_input(chosen: list[tuple[str, Any]]) -> Input:
                 "customFields": payload,
             }
             built.record("accounts", record, "failed")
-        else:
+        elif kind.endswith("_refused"):
             stream = "accounts" if kind.startswith("account") else "sales_activities"
-            built.record(stream, payload, "refused" if kind.endswith("_refused") else None)
+            record, reason = payload
+            built.record(stream, record, "refused", reason)
+        else:
+            built.record("accounts" if kind == "account" else "sales_activities", payload)
     return built
 
 
@@ -404,12 +450,13 @@ def assert_failures_reported(run: Run, built: Input, failed: list[dict[str, Any]
             assert counts.get(outcome, 0) == built.outcomes[stream, outcome], (stream, counts)
     assert report.failures() == len(built.invalid)
     assert len(run.log.errors) == len(failed) == len(built.invalid)
-    outcome_of = {json.dumps(r, sort_keys=True): o for r, o in built.bad_outcomes}
+    expected = {json.dumps(r, sort_keys=True): (o, why) for r, o, why in built.bad_outcomes}
     for line in failed:
         assert set(line) == {"stream", "record", "reason", "time"}
         assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
         record, stream = line["record"], line["stream"]
-        outcome = outcome_of[json.dumps(record, sort_keys=True)]
+        outcome, reason = expected[json.dumps(record, sort_keys=True)]
+        assert line["reason"] == reason if reason else line["reason"]
         assert built.outcomes[stream, outcome]  # listed under the stream it came in
         # Refused: the key as the record had it; failed by the API: the key sent.
         key = record.get(KEY_FIELDS[stream])
@@ -458,7 +505,10 @@ NO_FAULTS = {
     chosen=[
         *(("account", {"domain": d, "name": "A", "customFields": {}}) for d in DOMAINS),
         ("state", None),
-        ("account_refused", {"domain": DOMAINS[1], "name": 123}),
+        (
+            "account_refused",
+            ({"domain": DOMAINS[1], "name": 123}, "name must be a string (got 123)"),
+        ),
         ("activity", activity("act-0", DOMAINS[1], "call")),
         ("state", None),
     ],
