@@ -500,6 +500,20 @@ NO_FAULTS = {
     fault_settings=NO_FAULTS,
     options={"batch_size_rows": 8, "max_in_flight_batches": 1, "drain_after_every_record": False},
 )
+# Every kind of refused activity, each listed with its own reason.
+@example(
+    chosen=[
+        ("activity_refused", (activity("act-0", DOMAINS[0], "call") | change, reason))
+        for change, reason in [
+            ({"from": "x"}, "from must be an object"),
+            ({"contacts": "x"}, "contacts must be a list"),
+            ({"contacts": ["x"]}, "contacts[0] must be an object"),
+            ({"from": {"email": "bad"}}, "from.email must be an e-mail address (got 'bad')"),
+        ]
+    ],
+    fault_settings=NO_FAULTS,
+    options={"batch_size_rows": 8, "max_in_flight_batches": 2, "drain_after_every_record": False},
+)
 # STATE between batches still in flight on a slow API, then a refused duplicate.
 @example(
     chosen=[
