@@ -172,6 +172,7 @@ def mutate_one(name: str) -> str:
     env.setdefault("HYPOTHESIS_NO_SHRINK", "1")
     mutmut = str(BIN / "mutmut")
     subprocess.run([mutmut, "run", "--max-children", "2"], cwd=work, env=env, check=False)
+    stop_leftovers(work)
     listed = subprocess.run(
         [mutmut, "results", "--all", "true"],
         cwd=work,
@@ -186,6 +187,18 @@ def mutate_one(name: str) -> str:
     killed = counts.get("killed", 0)
     score = f"{killed}/{len(statuses)} killed" if statuses else "no mutants"
     return f"{module}: {score} {json.dumps(counts)}; every mutant: {work / 'results.txt'}"
+
+
+def stop_leftovers(work: Path) -> None:
+    """SIGTERM processes still running in `work` (Linux): a mutant stopped for taking too long
+    skips its fixtures' teardown, and leaves the sandbox process it had started behind."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            running_in = (proc / "cwd").readlink()
+        except OSError:
+            continue
+        if running_in == work or work in running_in.parents:
+            os.kill(int(proc.name), 15)
 
 
 COMMANDS = {"test": test, "demo": demo, "bench": bench, "mutate": mutate}
