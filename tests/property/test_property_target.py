@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -587,3 +588,39 @@ def test_every_record_is_confirmed_or_listed_and_state_waits_for_them(
     assert recotap.accounts() == accounts
     assert sorted(recotap.activity_ids()) == sorted(activities)
     assert canonical([f["record"] for f in recotap.failed()]) == canonical(built.invalid * 2)
+
+
+def test_a_batch_failing_in_flight_stops_the_run_before_any_state_passes_it(
+    sandbox_process: SandboxProcess, tmp_path_factory: Any
+) -> None:
+    # Not a property: the one way a batch sent in the background fails for good (retries
+    # exhausted), which the random faults above never reach.
+    sandbox = sandbox_process
+    sandbox.admin.reset(seed_accounts=0, seed=7)
+    recotap = Recotap(sandbox, tmp_path_factory.mktemp("property") / "failed.jsonl")
+    chosen: list[tuple[str, Any]] = [
+        ("account", {"domain": f"new-{i}.prop.example", "name": "A", "customFields": {}})
+        for i in range(2)
+    ]
+    built = build_input([chosen[0], ("state", None), chosen[1], ("state", None)])
+    # Slow answers keep batches in flight (not sent inline); the second batch meets only 503s.
+    sandbox.admin.set_faults(latency_ms=30, script=["ok", "503", "503", "503"])
+    config = {
+        "api_key": sandbox.api_key,
+        "api_url": sandbox.api_url,
+        "retry_base_delay": 0.001,
+        "max_retries": 3,
+        "batch_size_rows": 1,
+        "max_in_flight_batches": 4,
+        "failed_records_path": str(recotap.failed_path),
+    }
+    watch = StateWatch(built, recotap)
+
+    with contextlib.redirect_stdout(watch):
+        target = DrainingTarget(config=config)
+        with pytest.raises(Exception, match="503"):
+            target.listen(io.StringIO(built.text()))
+    sandbox.admin.clear_faults()
+
+    assert watch.violations == []
+    assert {"bookmarks": {"crm": 3}} not in watch.states  # the STATE after the failed record
