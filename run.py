@@ -4,6 +4,8 @@
     python3 run.py test   # lint, type-check and run the whole test suite
     python3 run.py demo   # the main job: start a local sandbox and run the pipeline against it
     python3 run.py bench  # the benchmark (about 15 minutes; --quick for a smoke run)
+    python3 run.py mutate [MODULE ...]  # mutation testing of the modules that hold the promises
+                                        # (docs/mutation.md; slow, not run by `test` nor in CI)
 
 Each command first makes (or refreshes) the project's virtualenv in .venv, installing this
 project with its dev extras; the install is skipped when pyproject.toml has not changed.
@@ -12,7 +14,9 @@ project with its dev extras; the install is skipped when pyproject.toml has not 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -76,7 +80,143 @@ def bench(extra: list[str]) -> None:
     run("python", "-m", "benchmarks", *extra)
 
 
-COMMANDS = {"test": test, "demo": demo, "bench": bench}
+# Each module that holds a promise, with the tests that guard it (mutmut runs, for each mutant,
+# only those of these tests that call the mutated function in the pytest process).
+MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
+    "retry": (
+        "recotap_client/retry.py",
+        ["tests/test_http_policy.py", "tests/tap/test_tap_errors.py", "tests/hostile"],
+    ),
+    "answers": (
+        "recotap_client/answers.py",
+        ["tests/test_http_policy.py", "tests/tap/test_tap_errors.py", "tests/hostile"],
+    ),
+    "session": (
+        "recotap_client/session.py",
+        ["tests/test_http_policy.py", "tests/target/test_target_reliability.py", "tests/hostile"],
+    ),
+    "paging": (
+        "recotap_client/paging.py",
+        ["tests/tap/test_tap_pagination.py", "tests/tap/test_tap_page_reading.py", "tests/hostile"],
+    ),
+    "in_flight": (
+        "target_recotap/in_flight.py",
+        ["tests/target/test_target_in_flight.py", "tests/property"],
+    ),
+    "validation": (
+        "target_recotap/validation.py",
+        [
+            "tests/target/test_target_validation.py",
+            "tests/target/test_target_accounts.py",
+            "tests/target/test_target_streams.py",
+            "tests/property",
+        ],
+    ),
+    "failures": (
+        "target_recotap/failures.py",
+        [
+            "tests/target/test_target_cli.py",
+            "tests/target/test_target_accounts.py",
+            "tests/property",
+        ],
+    ),
+    "target": (
+        "target_recotap/target.py",
+        [
+            "tests/target/test_target_in_flight.py",
+            "tests/target/test_target_reliability.py",
+            "tests/property",
+        ],
+    ),
+}
+# What `mutate` runs without arguments (docs/mutation.md has their scores).
+MUTATE_BY_DEFAULT = ("retry", "validation", "failures", "in_flight")
+MUTATE_DIR = ROOT / "build" / "mutate"
+SUBPROCESS_PLUGIN = '''"""run.py mutate: processes that tests start import the mutated code."""
+
+import os
+
+
+def pytest_configure(config):
+    os.environ["PYTHONPATH"] = os.getcwd()  # pytest runs in mutants/
+'''
+
+
+def mutate(extra: list[str]) -> None:
+    """Mutation testing with mutmut, one module at a time, in build/mutate/<module>/."""
+    names = extra or list(MUTATE_BY_DEFAULT)
+    unknown = [name for name in names if name not in MUTATION_TARGETS]
+    if unknown:
+        sys.exit(f"unknown module(s) {unknown}; choose from {', '.join(MUTATION_TARGETS)}")
+    for name in names:
+        print(f"== mutmut: {MUTATION_TARGETS[name][0]}", flush=True)
+        print(mutate_one(name), flush=True)
+
+
+def mutate_one(name: str) -> str:
+    """Mutate one module in a scratch copy of the project; return its score line.
+
+    mutmut reads its settings from the project it runs in, so each module gets a copy with its
+    own setup.cfg. mutmut writes mutated code to mutants/ and runs pytest in-process there; a
+    small pytest plugin sets PYTHONPATH so that the plugins tests start as processes import
+    that code too (they follow the mutant under test through MUTANT_UNDER_TEST). Not set for
+    mutmut itself: it then finds no test for any mutant.
+    """
+    module, tests = MUTATION_TARGETS[name]
+    work = MUTATE_DIR / name
+    shutil.rmtree(work, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    packages = ("recotap_client", "recotap_plugin_common", "tap_recotap", "target_recotap")
+    for folder in (*packages, "recotap_sandbox", "tests"):
+        shutil.copytree(ROOT / folder, work / folder, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    (work / "mutmut_subprocesses.py").write_text(SUBPROCESS_PLUGIN)
+    lines = "\n    ".join
+    (work / "setup.cfg").write_text(
+        "[mutmut]\n"
+        f"source_paths =\n    {lines(packages)}\n"
+        f"only_mutate =\n    {module}\n"
+        "also_copy =\n    recotap_sandbox\n    mutmut_subprocesses.py\n"
+        f"pytest_add_cli_args_test_selection =\n    {lines(tests)}\n"
+        "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -p\n    mutmut_subprocesses\n"
+        "    -m\n    not long\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # Fewer random examples per mutant (the explicit ones always run): minutes, not hours.
+    env.setdefault("HYPOTHESIS_MAX_EXAMPLES", "10")
+    env.setdefault("HYPOTHESIS_NO_SHRINK", "1")
+    mutmut = str(BIN / "mutmut")
+    subprocess.run([mutmut, "run", "--max-children", "2"], cwd=work, env=env, check=False)
+    stop_leftovers(work)
+    listed = subprocess.run(
+        [mutmut, "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    statuses = [line.rsplit(": ", 1)[1] for line in listed.splitlines() if ": " in line]
+    (work / "results.txt").write_text(listed)
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    killed = counts.get("killed", 0)
+    score = f"{killed}/{len(statuses)} killed" if statuses else "no mutants"
+    return f"{module}: {score} {json.dumps(counts)}; every mutant: {work / 'results.txt'}"
+
+
+def stop_leftovers(work: Path) -> None:
+    """SIGTERM processes still running in `work` (Linux): a mutant stopped for taking too long
+    skips its fixtures' teardown, and leaves the sandbox process it had started behind."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            running_in = (proc / "cwd").readlink()
+        except OSError:
+            continue
+        if running_in == work or work in running_in.parents:
+            os.kill(int(proc.name), 15)
+
+
+COMMANDS = {"test": test, "demo": demo, "bench": bench, "mutate": mutate}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:  # noqa: PLR2004

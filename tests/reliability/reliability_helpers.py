@@ -6,6 +6,7 @@ as subprocesses, and sandboxes over loopback HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from recotap_sandbox.control import SandboxProcess
+from tests.conftest import secret_forms
 
 BIN = Path(sys.executable).parent
 TAP = str(BIN / "tap-recotap")
@@ -45,8 +47,8 @@ def account(i: int, prefix: str = "acct") -> dict[str, Any]:
     }
     if i % 2:
         record["customFields"]["ANNUAL_REVENUE_C"] = i * 1000
-    if i % 3 == 0:
-        record["customFields"]["INDUSTRY_C"] = INDUSTRIES[i % len(INDUSTRIES)]
+    # A NULL CRM column arrives as null: it must never clear a stored value.
+    record["customFields"]["INDUSTRY_C"] = INDUSTRIES[i % len(INDUSTRIES)] if i % 3 == 0 else None
     return record
 
 
@@ -203,7 +205,13 @@ class _Reader:
 
 @dataclass
 class Pipeline:
-    """`tap-recotap --config T [--state S] | target-recotap --config G`, as two processes."""
+    """`tap-recotap --config T [--state S] | target-recotap --config G`, as two processes.
+
+    The pipe between them runs through a thread of the test that keeps a copy of every line
+    the tap wrote (`tap_messages`), so a test knows which records came before which STATE.
+    When the target dies, the thread closes the tap's pipe: the tap meets a broken pipe, as
+    with a direct `|`.
+    """
 
     tap_config: Path
     target_config: Path
@@ -213,6 +221,7 @@ class Pipeline:
     tap: subprocess.Popen[bytes] = field(init=False)
     target: subprocess.Popen[bytes] = field(init=False)
     target_lines: list[str] = field(default_factory=list)
+    tap_lines: list[bytes] = field(default_factory=list)
 
     def start(self, target_command: list[str] | None = None) -> Pipeline:
         tap_command = [TAP, "--config", str(self.tap_config)]
@@ -227,15 +236,34 @@ class Pipeline:
         self.tap = subprocess.Popen(tap_command, stdout=subprocess.PIPE, stderr=self.tap_log)
         self.target = subprocess.Popen(
             [*(target_command or [TARGET]), "--config", str(self.target_config)],
-            stdin=self.tap.stdout,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.target_log,
         )
-        assert self.tap.stdout is not None
-        self.tap.stdout.close()  # the target holds the read end now (SIGPIPE reaches the tap)
-        self._reader = threading.Thread(target=self._read_states, daemon=True)
-        self._reader.start()
+        self._threads = [
+            threading.Thread(target=self._forward, daemon=True),
+            threading.Thread(target=self._read_states, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
+
+    def _forward(self) -> None:
+        """Copy the tap's lines to the target, keeping each; stop when either side ends."""
+        source, sink = self.tap.stdout, self.target.stdin
+        assert source is not None
+        assert sink is not None
+        try:
+            for line in source:
+                self.tap_lines.append(line)
+                sink.write(line)
+                sink.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the target died (ValueError: its stdin was closed meanwhile)
+        finally:
+            source.close()  # the tap's next write meets a broken pipe
+            with contextlib.suppress(BrokenPipeError):
+                sink.close()
 
     def _read_states(self) -> None:
         assert self.target.stdout is not None
@@ -247,16 +275,22 @@ class Pipeline:
         """STATE values the target has emitted so far (confirmed by the API)."""
         return [json.loads(line) for line in list(self.target_lines) if line.strip()]
 
-    def kill(self, which: str) -> None:
-        """SIGKILL the tap or the target."""
+    @property
+    def tap_messages(self) -> list[dict[str, Any]]:
+        """The Singer messages the tap wrote so far, in order."""
+        return [json.loads(line) for line in list(self.tap_lines)]
+
+    def kill(self, which: str, signal_number: int = signal.SIGKILL) -> None:
+        """Send the tap or the target a signal (SIGKILL unless told)."""
         process = self.tap if which == "tap" else self.target
-        os.kill(process.pid, signal.SIGKILL)
+        os.kill(process.pid, signal_number)
 
     def wait(self, timeout: float = 300) -> tuple[int, int]:
         """Wait for both; return (tap exit code, target exit code)."""
         target_code = self.target.wait(timeout)
         tap_code = self.tap.wait(timeout)
-        self._reader.join(30)
+        for thread in self._threads:
+            thread.join(30)
         assert self.target.stdout is not None
         self.target.stdout.close()
         self.tap_log.close()
@@ -266,6 +300,17 @@ class Pipeline:
     def logs(self) -> str:
         """Both stderr logs."""
         return (self.workdir / "tap.log").read_text() + (self.workdir / "target.log").read_text()
+
+
+def records_before(messages: list[dict[str, Any]], state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The RECORDs ahead of the first STATE message whose value is `state` (fails if none)."""
+    records = []
+    for message in messages:
+        if message["type"] == "STATE" and message["value"] == state:
+            return records
+        if message["type"] == "RECORD":
+            records.append(message["record"])
+    raise AssertionError(f"the target emitted a STATE the tap never sent: {state}")
 
 
 def wait_until(condition: Any, timeout: float = 120, step: float = 0.02) -> None:
@@ -280,19 +325,37 @@ def wait_until(condition: Any, timeout: float = 120, step: float = 0.02) -> None
 # --- comparing data --------------------------------------------------------------------------
 
 
-def expected_account(record: dict[str, Any]) -> dict[str, Any]:
-    """What Recotap must hold for an input account (custom fields without nulls)."""
-    view = {name: record.get(name) for name in ACCOUNT_FIELDS}
-    view["customFields"] = dict(record.get("customFields") or {})
+def custom_keys(sandbox: SandboxProcess) -> list[str]:
+    """Keys of the active custom fields: an account read back shows each, null when unset."""
+    return [f["key"] for f in sandbox.admin.dump()["custom_fields"] if f["status"] == "active"]
+
+
+def expected_account(
+    record: dict[str, Any], keys: Iterable[str], before: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a user reads back after pushing `record` over `before` (a `stored_account` view;
+    None for a new account): exactly, nulls included.
+
+    A field the record omits or sends as null keeps its earlier value (docs/target.md: an upsert
+    never clears a field), top level and in customFields alike; so a null that reached Recotap
+    and wiped a value shows up as a difference. Every active custom field is in the view.
+    """
+    old = before or {}
+    view = {name: _kept(record.get(name), old.get(name)) for name in ACCOUNT_FIELDS}
+    sent = record.get("customFields") or {}
+    earlier = old.get("customFields") or {}
+    view["customFields"] = {key: _kept(sent.get(key), earlier.get(key)) for key in keys}
     return view
 
 
+def _kept(sent: Any, earlier: Any) -> Any:
+    return earlier if sent is None else sent
+
+
 def stored_account(dumped: dict[str, Any]) -> dict[str, Any]:
-    """The same view of a dumped (or tap-read) account."""
+    """The same view of a dumped (or tap-read) account: every field as read, nulls included."""
     view = {name: dumped.get(name) for name in ACCOUNT_FIELDS}
-    view["customFields"] = {
-        k: _plain(v) for k, v in (dumped.get("customFields") or {}).items() if v is not None
-    }
+    view["customFields"] = {k: _plain(v) for k, v in (dumped.get("customFields") or {}).items()}
     return view
 
 
@@ -318,6 +381,10 @@ def figures(record_property: Any, line: str) -> None:
 
 
 def secrets_absent(key: str, *texts: str) -> None:
-    """Assert the API key is in none of `texts` (subprocess outputs, files)."""
+    """Assert the API key is in none of `texts` (subprocess outputs, files), in any form.
+
+    Its base64 and hex forms too; its repr, bytes repr and URL encoding contain it as is.
+    """
     for text in texts:
-        assert key not in text, "the API key leaked into an output"
+        for form in secret_forms(key):
+            assert form not in text, "the API key (or an encoding of it) leaked into an output"

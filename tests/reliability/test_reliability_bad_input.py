@@ -18,6 +18,8 @@ from reliability_helpers import (
     Finished,
     account,
     activity,
+    custom_keys,
+    expected_account,
     figures,
     run_plugin,
     schema_line,
@@ -183,7 +185,8 @@ def good_accounts() -> list[dict[str, Any]]:
     return records
 
 
-def expected_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def expected_accounts(records: list[dict[str, Any]], keys: list[str]) -> dict[str, dict[str, Any]]:
+    """What a user reads back, every active custom field included (null when unset)."""
     expected: dict[str, dict[str, Any]] = {}
     for record in records:
         domain = record["domain"].lower()
@@ -191,7 +194,7 @@ def expected_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]
         expected[domain] = {
             "name": record["name"],
             "externalId": record["externalId"] or None,  # "" is absent, so never stored
-            "customFields": record["customFields"] or {},
+            "customFields": expected_account(record, keys)["customFields"],
         }
     return expected
 
@@ -262,10 +265,10 @@ def test_every_kind_of_bad_record_is_refused_with_its_reason_and_good_ones_all_l
         d: {
             "name": a["name"],
             "externalId": a["externalId"],
-            "customFields": {k: v for k, v in a["customFields"].items() if v is not None},
+            "customFields": a["customFields"],
         }
         for d, a in stored.items()
-    } == expected_accounts(accounts_in)
+    } == expected_accounts(accounts_in, custom_keys(sandbox))
     kept_activities = sorted(a["externalActivityId"] for a in dump["sales_activities"])
     assert kept_activities == sorted(a["externalActivityId"] for a in activities_in)
     assert sorted(d["externalDealId"] for d in dump["deals"]) == sorted(

@@ -1,18 +1,23 @@
-"""SIGKILL the target or the tap of a `tap | target` pipeline, resume, and lose nothing (item 2).
+"""Kill the target or the tap of a `tap | target` pipeline, resume, and lose nothing (item 2).
 
 A source sandbox is copied into the per-test sandbox by tap-recotap piped into target-recotap,
 as two real processes. A first run copies everything; then the source changes (new accounts,
 renamed accounts, custom-field edits, rescoring); a second, incremental run is killed at one of
-several points; the source changes again; a third run resumes from the last STATE the target
-emitted (the target only emits STATE for data the API confirmed). The destination must then
-equal the source exactly.
+several points (SIGKILL, or SIGTERM as an orchestrator's time-out sends); the source changes
+again; a third run resumes from the last STATE the target emitted. Checked right after the
+kill: the exit codes (a run cut short is never a success), every record the tap wrote ahead of
+that STATE is in the destination as sent (the target only emits STATE for data the API
+confirmed), and no account the destination lacks is before the bookmark the next run resumes
+from. The destination must then equal the source exactly.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from reliability_helpers import (
     TAP,
     Pipeline,
     figures,
+    records_before,
     secrets_absent,
     wait_until,
     write_config,
@@ -130,13 +136,94 @@ def copied_view(sandbox: SandboxProcess) -> dict[str, dict[str, Any]]:
     return view
 
 
-# Where the second (incremental) run dies. Destination latency slows the target's writes so the
-# kill lands mid-run.
+# Where the second (incremental) run dies, and by which signal. Destination latency (ms) slows
+# the target's writes so the signal lands mid-run. SIGTERM is what an orchestrator's time-out
+# sends; "while draining" is after the target read its whole input (the tap's final STATE
+# included) and is sending its last batches, slowly.
 KILLS = {
-    "target-after-3-batches": ("target", lambda p, c: c.posts() >= c.base + 3),
-    "target-after-tap-finished": ("target", lambda p, c: p.tap.poll() is not None),
-    "tap-after-3-batches": ("tap", lambda p, c: c.posts() >= c.base + 3),
+    "target-after-3-batches": ("target", signal.SIGKILL, 40, lambda p, c: c.posts() >= c.base + 3),
+    "target-after-tap-finished": (
+        "target",
+        signal.SIGKILL,
+        40,
+        lambda p, c: p.tap.poll() is not None,
+    ),
+    "tap-after-3-batches": ("tap", signal.SIGKILL, 40, lambda p, c: c.posts() >= c.base + 3),
+    "sigterm-target-after-3-batches": (
+        "target",
+        signal.SIGTERM,
+        40,
+        lambda p, c: c.posts() >= c.base + 3,
+    ),
+    "sigterm-target-while-draining": (
+        "target",
+        signal.SIGTERM,
+        250,
+        lambda p, c: "completed processing" in (p.workdir / "target.log").read_text(),
+    ),
 }
+
+
+def copied(record: dict[str, Any]) -> dict[str, Any]:
+    """The copyable fields of an account, numbers as JSON reads them back."""
+    view = {k: record.get(k) for k in COPIED}
+    view["customFields"] = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (record.get("customFields") or {}).items()
+    }
+    return view
+
+
+def bookmark(state: dict[str, Any]) -> datetime | None:
+    """The `lastSync` the next run of the tap sends (None: it reads every account)."""
+    value = state.get("bookmarks", {}).get("accounts", {}).get("replication_key_value")
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def assert_exit_codes(who: str, how: int, tap_code: int, target_code: int, tap_done: bool) -> None:
+    """A killed process exits non-zero; the other one, only if its work was cut short."""
+    if who == "tap":
+        assert tap_code == -signal.SIGKILL
+        # The target saw the input end: it delivered what it had and confirmed the tap's state.
+        assert target_code == 0
+        return
+    if how == signal.SIGKILL:
+        assert target_code == -signal.SIGKILL
+    else:
+        # A run stopped early must not look like a success (issue 14, item 9).
+        assert target_code != 0, "target-recotap exited 0 after SIGTERM"
+    # The tap still writing met a broken pipe: it must fail, not end as if all was delivered.
+    assert (tap_code == 0) if tap_done else (tap_code != 0), tap_code
+
+
+def assert_nothing_before_the_state_is_missing(
+    pipeline: Pipeline, emitted: list[dict[str, Any]], dest: dict[str, dict[str, Any]]
+) -> int:
+    """Every record ahead of the last STATE the target emitted is in the destination, as sent.
+
+    Returns how many records that covered.
+    """
+    if not emitted:
+        return 0
+    confirmed = records_before(pipeline.tap_messages, emitted[-1])
+    wrong = [r["domain"] for r in confirmed if dest.get(r["domain"]) != copied(r)]
+    assert wrong == [], (
+        f"{len(wrong)} records before the last STATE are not in Recotap: {wrong[:5]}"
+    )
+    return len(confirmed)
+
+
+def assert_the_bookmark_skips_nothing(
+    state: dict[str, Any], source: SandboxProcess, dest: dict[str, dict[str, Any]]
+) -> int:
+    """Every source account the destination lacks (or holds stale) is at or after the bookmark
+    the next run resumes from, so that run reads it. Returns how many accounts that covered."""
+    since = bookmark(state)
+    behind = [a for a in source.admin.dump()["accounts"] if dest.get(a["domain"]) != copied(a)]
+    if since is not None:
+        skipped = [a["domain"] for a in behind if datetime.fromisoformat(a["updatedAt"]) < since]
+        assert skipped == [], f"the next run would skip {len(skipped)} accounts: {skipped[:5]}"
+    return len(behind)
 
 
 @pytest.mark.long
@@ -150,27 +237,25 @@ def test_a_killed_pipeline_resumed_from_its_last_state_copies_everything_exactly
     assert copied_view(sandbox) == copied_view(source)
 
     change_source(source, 1)
-    sandbox.admin.set_faults(latency_ms=40)
+    who, how, latency_ms, when = KILLS[kill]
+    sandbox.admin.set_faults(latency_ms=latency_ms)
     copy.base = copy.posts()
-    who, when = KILLS[kill]
     pipeline = copy.start(first_state)
     wait_until(lambda: when(pipeline, copy), timeout=60, step=0.005)
-    pipeline.kill(who)
+    tap_done = pipeline.tap.poll() is not None
+    pipeline.kill(who, how)
     tap_code, target_code = pipeline.wait()
     copy.logs += pipeline.logs()
     emitted = pipeline.states
     sandbox.admin.clear_faults()
-    # The killed side died; the other one may stop with an error or finish normally.
-    killed_code = target_code if who == "target" else tap_code
-    assert killed_code == -9
     if who == "tap":
-        # The target saw the input end: it delivered what it had and confirmed the tap's state.
-        assert target_code == 0, pipeline.logs()[-3000:]
         assert emitted, "the target emitted no STATE after its input ended"
-    before_resume = len(copied_view(sandbox))
+    resume_from = emitted[-1] if emitted else first_state
+    dest = copied_view(sandbox)
+    confirmed = assert_nothing_before_the_state_is_missing(pipeline, emitted, dest)
+    behind = assert_the_bookmark_skips_nothing(resume_from, source, dest)
 
     change_source(source, 2)
-    resume_from = emitted[-1] if emitted else first_state
     copy.complete(resume_from)
 
     assert copied_view(sandbox) == copied_view(source)
@@ -178,9 +263,11 @@ def test_a_killed_pipeline_resumed_from_its_last_state_copies_everything_exactly
     secrets_absent(source.api_key, copy.logs)
     figures(
         record_property,
-        f"crash {kill}: killed {who} (tap exit {tap_code}, target exit {target_code}), "
-        f"{len(emitted)} STATE emitted before the kill, destination had {before_resume} of "
-        f"{len(copied_view(source))} accounts, resumed from "
-        f"{'its last STATE' if emitted else 'the previous run STATE'}; records checked "
-        f"{len(copied_view(source))}, {copy.runs} runs",
+        f"crash {kill}: {signal.Signals(how).name} to the {who} (tap exit {tap_code}, target "
+        f"exit {target_code}), {len(emitted)} STATE emitted, {confirmed} records before the "
+        f"last one all in Recotap, {behind} accounts behind all at or after the resume "
+        f"bookmark, destination had {len(dest)} of {len(copied_view(source))} accounts; "
+        f"{copy.runs} runs",
     )
+    # Last, so a wrong exit code does not hide what the data checks above would find.
+    assert_exit_codes(who, how, tap_code, target_code, tap_done)

@@ -112,6 +112,60 @@ def test_the_key_stays_out_of_debug_logs_retry_exhaustion_and_auth_errors(
     )
 
 
+# The SDK sets its log level from <PLUGIN>_LOGLEVEL (singer_sdk.plugin_base._plugin_log_level).
+DEBUG_LINE = {
+    name: re.compile(rf"\| DEBUG +\| {name}\b") for name in ("tap-recotap", "target-recotap")
+}
+
+
+def target_input(sandbox: SandboxProcess) -> str:
+    """Good accounts, one refused locally, one the API fails (unknown custom field), a STATE."""
+    records = [
+        *(account(i, "secret") for i in range(5)),
+        {"domain": "", "name": "refused: no domain"},
+        account(9, "secret") | {"customFields": {"NO_SUCH_FIELD_C": "x"}},
+    ]
+    state = {"type": "STATE", "value": {"bookmarks": {"crm": {"offset": 7}}}}
+    return "".join(singer_lines("accounts", "domain", records)) + json.dumps(state) + "\n"
+
+
+@pytest.mark.parametrize("plugin", ["tap", "target"])
+def test_the_api_key_never_appears_in_output(
+    sandbox: SandboxProcess, tmp_path: Path, record_property: Any, plugin: str
+) -> None:
+    name = f"{plugin}-recotap"
+    failed_path = tmp_path / "failed.jsonl"
+    config = {"api_key": sandbox.api_key, "api_url": sandbox.api_url, "retry_base_delay": 0.01}
+    # A retried 429 and 503 put the retry and rate-limit paths in the logs too.
+    sandbox.admin.set_faults(retry_after=0, script=[429, "503:before"])
+    if plugin == "tap":
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps({"bookmarks": {}}))
+        runs = [
+            run([TAP, "--discover"], config, tmp_path),
+            run([TAP, "--state", str(state_path)], config, tmp_path),
+        ]
+        assert '"type":"STATE"' in runs[1].stdout.replace(" ", "")
+    else:
+        config |= {"failed_records_path": str(failed_path), "max_failed_records": 10}
+        runs = [run([TARGET], config, tmp_path, stdin=target_input(sandbox))]
+        assert runs[0].stdout.strip() == json.dumps({"bookmarks": {"crm": {"offset": 7}}})
+        assert len(failed_path.read_text().splitlines()) == 2  # the refused and the failed
+
+    for result in runs:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert DEBUG_LINE[name].search(result.stderr), "DEBUG was not on"
+    assert sandbox.admin.stats()["faults_injected"]["429"] == 1
+    outputs = [text for r in runs for text in (r.stdout, r.stderr)]
+    files = [failed_path.read_text()] if failed_path.exists() else []
+    secrets_absent(sandbox.api_key, *outputs, *files)
+    figures(
+        record_property,
+        f"secrets {plugin}: key (plain, base64, hex) absent from {sum(map(len, outputs))} "
+        f"chars of DEBUG output and {len(files)} failed-records file(s), through a 429 and a 503",
+    )
+
+
 def test_tls_verification_is_on_in_every_session(
     sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
