@@ -134,11 +134,12 @@ def test_the_api_key_never_appears_in_output(harness, sandbox):
         "TARGET_RECOTAP_API_URL": sandbox.api_url,
         "TARGET_RECOTAP_MAX_FAILED_RECORDS": "0",
         "TARGET_RECOTAP_FAILED_RECORDS_PATH": str(harness.failed_path),
-        "TARGET_RECOTAP_LOG_LEVEL": "DEBUG",
+        "TARGET_RECOTAP_LOGLEVEL": "DEBUG",  # the variable the SDK reads (not _LOG_LEVEL)
     }
 
     result = harness.cli(harness.stream("accounts", records), env=env, config_file=False)
 
+    assert "| DEBUG " in result.stderr  # DEBUG really was on: the most there is to leak
     assert result.exit_code == 1  # two refused records
     assert len(result.failed) == 2
     file_text = harness.failed_path.read_text()

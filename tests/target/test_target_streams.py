@@ -160,3 +160,21 @@ def test_deal_stages_go_in_batches_of_20(harness, sandbox):
     harness.run(harness.stream("deal_stages", [_pipeline(f"p{i}") for i in range(45)]))
 
     assert sandbox.admin.stats()["batch_sizes"]["POST /api/v1/deal-stages"] == [20, 20, 5]
+
+
+def test_a_dry_run_knows_the_key_a_new_field_label_with_spaces_will_get(harness, sandbox, caplog):
+    # Nothing is created in a dry run, so only the key derived from the label (§4.7: spaces
+    # become `_`, upper case, `_C`) tells that the accounts' DEAL_SIZE_BAND_C column is routed.
+    fields = [{"label": "Deal Size Band", "labelType": "singleLineText"}]
+    accounts = [{"domain": "ds.example.org", "name": "DS", "DEAL_SIZE_BAND_C": "large"}]
+
+    result = harness.run(
+        harness.stream("custom_fields", fields) + harness.stream("accounts", accounts),
+        dry_run=True,
+    )
+
+    assert result.exit_code == 0
+    assert result.counts("accounts") == {"would_send": 1}
+    assert "no field for" not in caplog.text  # no column dropped
+    assert "'customFields': {'DEAL_SIZE_BAND_C': 'large'}" in caplog.text  # the item it would send
+    assert not [f for f in sandbox.admin.dump()["custom_fields"] if f["key"] == "DEAL_SIZE_BAND_C"]
