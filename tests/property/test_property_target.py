@@ -439,7 +439,16 @@ def write_requests(before: dict[str, int], after: dict[str, int]) -> dict[str, i
     }
 
 
-SUMMARY_ORDER = ("created", "updated", "existing", "skipped", "failed", "refused", "would_send")
+SUMMARY_ORDER = (
+    "created",
+    "updated",
+    "existing",
+    "skipped",
+    "failed",
+    "refused",
+    "superseded",
+    "would_send",
+)
 
 
 def assert_failures_reported(run: Run, built: Input, failed: list[dict[str, Any]]) -> None:
