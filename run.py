@@ -109,6 +109,7 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/target/test_target_validation.py",
             "tests/target/test_target_accounts.py",
             "tests/target/test_target_streams.py",
+            "tests/target/test_target_mutation_gaps.py",
             "tests/property",
         ],
     ),
@@ -117,6 +118,8 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
         [
             "tests/target/test_target_cli.py",
             "tests/target/test_target_accounts.py",
+            "tests/target/test_target_failed_records_file.py",
+            "tests/target/test_target_mutation_gaps.py",
             "tests/property",
         ],
     ),
