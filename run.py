@@ -85,7 +85,12 @@ def bench(extra: list[str]) -> None:
 MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
     "retry": (
         "recotap_client/retry.py",
-        ["tests/test_http_policy.py", "tests/tap/test_tap_errors.py", "tests/hostile"],
+        [
+            "tests/test_http_policy.py",
+            "tests/test_retry_mutation_gaps.py",
+            "tests/tap/test_tap_errors.py",
+            "tests/hostile",
+        ],
     ),
     "answers": (
         "recotap_client/answers.py",
