@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -143,6 +144,22 @@ class Harness:
 def harness(sandbox: SandboxProcess, tmp_path: Path) -> Harness:
     """A target harness on the freshly reset sandbox."""
     return Harness(sandbox, tmp_path)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Path:
+    """A path where every write fails with "No space left on device", like a full disk.
+
+    A private copy of /dev/full where the machine allows making one (root can): a broken target
+    (a mutant, in mutation testing) may delete or replace the file it is given, and must not
+    take the machine's /dev/full with it.
+    """
+    node = tmp_path / "full"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except PermissionError:
+        return Path("/dev/full")
+    return node
 
 
 @pytest.fixture

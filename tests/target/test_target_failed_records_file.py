@@ -62,18 +62,18 @@ def test_the_start_up_check_leaves_no_empty_file_behind(harness, sandbox):
     ],
 )
 def test_a_full_disk_is_a_clear_error_and_the_run_stops_without_state(
-    harness, sandbox, bad, logged
+    harness, sandbox, full_disk, bad, logged
 ):
     messages = [
         *harness.stream("accounts", [bad, *_accounts(3)]),
         harness.state({"bookmarks": {"accounts": {"replication_key_value": "x"}}}),
     ]
 
-    result = harness.cli(messages, failed_records_path="/dev/full")
+    result = harness.cli(messages, failed_records_path=str(full_disk))
 
     assert result.exit_code == 1
     assert logged in result.stderr
-    assert "failed_records_path '/dev/full' could not be written: No space left on device" in (
+    assert f"failed_records_path '{full_disk}' could not be written: No space left on device" in (
         result.stderr
     )
     assert "The run stops without emitting STATE" in result.stderr

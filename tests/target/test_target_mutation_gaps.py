@@ -39,16 +39,16 @@ def test_without_failed_records_path_a_refused_record_is_still_counted(harness, 
     assert not harness.failed_path.exists()
 
 
-def test_a_full_disk_stops_the_run_with_a_clear_error_and_no_state(harness, target_logs):
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_no_state(harness, target_logs, full_disk):
     messages = [
         *harness.stream("accounts", [{"domain": "gap-bad.example.org"}, *_accounts(2)]),
         harness.state({"bookmarks": {"accounts": {"replication_key_value": "x"}}}),
     ]
 
     with pytest.raises(OSError, match="could not be written") as raised:
-        harness.run(messages, failed_records_path="/dev/full")
+        harness.run(messages, failed_records_path=str(full_disk))
 
-    message = "failed_records_path '/dev/full' could not be written: No space left on device"
+    message = f"failed_records_path '{full_disk}' could not be written: No space left on device"
     assert str(raised.value) == message
     errors = [r.getMessage() for r in target_logs.records if r.levelno == logging.ERROR]
     assert (
