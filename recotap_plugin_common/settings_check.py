@@ -92,7 +92,8 @@ class SettingsCheck(_Plugin):
     that runs after the config files and environment variables are merged and before the
     plugin does anything else (the tap's discovery already sends the API key). For the same
     reason numeric strings are coerced in the SDK's `_config`, where its own defaults go too:
-    `config` is a read-only view of it. Both private uses are here and nowhere else.
+    `config` is a read-only view of it. Both private uses are here and nowhere else;
+    `tests/test_sdk_private_pins.py` fails when the SDK changes what they rely on.
     """
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -11,10 +11,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-# The SDK's names for the signpost and progress-marker entries in a stream's state (no public
-# accessor in 0.54).
-from singer_sdk.helpers._state import PROGRESS_MARKERS, SIGNPOST_MARKER
-
 from recotap_client.paging import parse_timestamp
 from tap_recotap.client import RecotapStream
 from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
@@ -24,6 +20,7 @@ from tap_recotap.schemas import (
     SYNC_TIMESTAMP,
     UNMAPPED_ACCOUNT_SCHEMA,
 )
+from tap_recotap.sdk_state import PROGRESS_MARKERS, SIGNPOST_MARKER
 
 if sys.version_info >= (3, 12):
     from typing import override
