@@ -7,17 +7,21 @@ the goals are all judged, and the API key appears nowhere.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from benchmarks import tap_side
 from benchmarks.__main__ import kind_of, parse_args
-from benchmarks.measure import run_measured
+from benchmarks.measure import Usage, run_measured
+from benchmarks.report import Report, Run
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = 2000
@@ -134,6 +138,25 @@ def test_quick_run_measures_every_program_with_exact_request_counts(tmp_path):
         assert name in done.stdout  # the printed table shows every goal
     assert "bench-key" not in done.stdout + done.stderr
 
+    # The README's table reads what the harness writes: every goal, as the report has it.
+    relabelled = tmp_path / "as-full"
+    relabelled.mkdir()
+    (relabelled / "run.json").write_text(json.dumps({**report, "kind": "full"}))
+    table = sync_docs_module().benchmark_block(relabelled)
+    for goal in report["goals"]:
+        assert f"| {goal['name']} |" in table
+        assert f"| {goal['measured']} | {goal['status']} |" in table
+
+
+def sync_docs_module() -> ModuleType:
+    """scripts/sync_docs.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("sync_docs", ROOT / "scripts" / "sync_docs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 def test_usage_is_the_measured_process_not_the_harness(tmp_path):
     ballast = bytearray(160 * 1024 * 1024)  # the harness is big; a measured process is not
@@ -178,3 +201,34 @@ def test_target_side_reads_the_prepared_file_on_stdin(tmp_path):
 def test_only_a_run_of_every_section_at_the_default_size_is_a_full_run(argv, kind):
     # Only "full" results files feed the README's table (scripts/sync_docs.py).
     assert kind_of(parse_args(argv)) == kind
+
+
+def synthetic_run(side: str, program: str, latency: int, wall: float, cpu: float) -> Run:
+    run = Run(side, program, RECORDS, latency)
+    run.usage = Usage(wall, cpu, 0.0, 50_000, 0, "")
+    return run
+
+
+def test_cpu_goals_take_the_lowest_cpu_run_and_latency_goals_the_fastest():
+    # Each program's lowest-CPU run is not its fastest one: the goals must pick the right one.
+    report = Report({"records": RECORDS, "latency_ms": LATENCY_MS, "scale": None})
+    report.runs = [
+        synthetic_run("tap", "raw_tap", 0, wall=1.0, cpu=2.0),
+        synthetic_run("tap", "raw_tap", 0, wall=3.0, cpu=1.0),
+        synthetic_run("tap", "tap-recotap", 0, wall=1.0, cpu=3.0),
+        synthetic_run("tap", "tap-recotap", 0, wall=3.0, cpu=1.5),
+        synthetic_run("tap", "fetch_only", LATENCY_MS, wall=10.0, cpu=1.0),
+        synthetic_run("tap", "fetch_only", LATENCY_MS, wall=8.0, cpu=2.0),
+        synthetic_run("tap", "tap-recotap", LATENCY_MS, wall=12.0, cpu=1.0),
+        synthetic_run("tap", "tap-recotap", LATENCY_MS, wall=8.4, cpu=2.0),
+        synthetic_run("tap", "default_sdk", LATENCY_MS, wall=13.0, cpu=1.0),
+        synthetic_run("tap", "default_sdk", LATENCY_MS, wall=10.5, cpu=3.0),
+    ]
+    goals = {goal.name: goal for goal in tap_side.goals(report)}
+    assert goals["tap CPU per record vs raw_tap"].measured == "1.500x"  # 1.5 / 1.0
+    assert goals["tap CPU per record vs raw_tap"].status == "PASS"
+    assert goals[f"tap wall at {LATENCY_MS} ms vs fetch_only"].measured == "1.050x"  # 8.4 / 8.0
+    assert goals[f"tap wall at {LATENCY_MS} ms vs fetch_only"].status == "FAIL"
+    assert goals[f"tap wall at {LATENCY_MS} ms vs default_sdk"].measured == "0.800x"  # 8.4 / 10.5
+    assert goals[f"tap wall at {LATENCY_MS} ms vs default_sdk"].status == "PASS"
+    assert goals["tap peak RSS at 1,000,000 vs 10,000"].status == "N/A"  # no scale runs
