@@ -1,13 +1,15 @@
 """The baseline for the tap: a minimal hand-written Recotap accounts extractor.
 
 Only `requests` and `json`: page through `GET /accounts` (same page size as the tap), stop on
-`hasNextPage` (§2.5: `nextCursor` may stay set on the last page), write SCHEMA once, a RECORD
-with `time_extracted` per account, and STATE (the first page's `syncTimestamp`, §7) at the end.
+`hasNextPage` (docs/recotap-api.md §2.5: `nextCursor` may stay set on the last page), write
+SCHEMA once, a RECORD with `time_extracted` per account, and STATE (the first page's
+`syncTimestamp`, §2.6 and §8 question 4) at the end.
 No retries, no validation, no type conformance: this is the floor the tap is compared with.
 
     python -m benchmarks.raw_tap --config config.json [--fetch-only]
 
-`--fetch-only` requests and decodes the pages but writes nothing: the cost of the pages alone.
+`--fetch-only` (the `fetch_only` program) requests and decodes the pages but writes nothing:
+what fetching alone costs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Results of one benchmark run: machine facts, the goals, the printed table and the JSON file."""
+"""Results of one benchmark run: machine facts, runs, goals, the printed table and the JSON file.
+
+Program names and goals belong to the sections (`benchmarks/tap_side.py`, ...); this module
+knows only runs, ratios and how to write them down.
+"""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import subprocess
@@ -19,10 +22,13 @@ if TYPE_CHECKING:
     from benchmarks.measure import Usage
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"  # full runs: committed, the README's source
+SCRATCH_DIR = RESULTS_DIR / "scratch"  # quick and partial runs: git-ignored
 PASS, FAIL, NOT_MEASURED = "PASS", "FAIL", "N/A"
-
-RAW_TAP, SANDBOX_ONLY, TAP, DEFAULT_TAP = "raw_tap", "sandbox only", "tap-recotap", "default_sdk"
-RAW_TARGET, TARGET = "raw_target", "target-recotap"
+# What a results file is: "full" (every section at the default size: the README's table comes
+# from the newest one), "quick" (--quick), "partial" (--only, other sizes or latency).
+FULL, QUICK, PARTIAL = "full", "quick", "partial"
+SCALE = (10_000, 1_000_000)  # the peak-RSS runs: memory at the big size vs the small one
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Goal:
     measured: str = "-"
     status: str = NOT_MEASURED
     detail: str = ""
+    value: float | None = None  # the measured ratio, unrounded
 
 
 @dataclass
@@ -74,8 +81,10 @@ class Report:
     """Everything one `python -m benchmarks` run produces."""
 
     settings: dict[str, Any]
+    kind: str = PARTIAL
     machine: dict[str, Any] = field(default_factory=lambda: machine_facts())  # noqa: PLW0108 (defined below)
     runs: list[Run] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
 
     def find(
         self,
@@ -105,24 +114,26 @@ class Report:
             matching, key=lambda run: getattr(run.usage, least) if run.usage else 0.0, default=None
         )
 
-    def goals(self) -> list[Goal]:
-        """Every goal of issue 7, PASS/FAIL or N/A when a run it needs is missing or failed."""
-        return [goal(self) for goal in _GOALS]
+    def finish(self) -> None:
+        """Note the machine's load at the end (the start's is taken with the machine facts)."""
+        self.machine["load_avg_end"] = _load_average()
 
     def as_json(self) -> dict[str, Any]:
         """The whole report as JSON data."""
         return {
+            "kind": self.kind,
             "machine": self.machine,
             "settings": self.settings,
             "runs": [run.as_json() for run in self.runs],
-            "goals": [asdict(goal) for goal in self.goals()],
+            "goals": [asdict(goal) for goal in self.goals],
         }
 
     def write_json(self, directory: Path) -> Path:
-        """Write `<directory>/<UTC timestamp>.json`; return its path."""
+        """Write `<directory>/<UTC timestamp>[-quick|-partial].json`; return its path."""
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = directory / f"{stamp}.json"
+        suffix = "" if self.kind == FULL else f"-{self.kind}"
+        path = directory / f"{stamp}{suffix}.json"
         path.write_text(json.dumps(self.as_json(), indent=2) + "\n", encoding="utf-8")
         return path
 
@@ -130,92 +141,47 @@ class Report:
 # --- goals -----------------------------------------------------------------------------------
 
 
-def _cpu_ratio(report: Report, side: str, program: str, raw: str) -> Goal:
-    goal = Goal(f"{side} CPU per record vs {raw}", "<= 1.50x")
-    plugin, baseline = report.find(side, program), report.find(side, raw)
-    if plugin and baseline and plugin.usage and baseline.usage:
-        ratio = plugin.usage.cpu_s / baseline.usage.cpu_s
-        _judge(goal, ratio, passed=ratio <= 1.5)
+def ratio_goal(
+    name: str,
+    limit: str,
+    top: Run | None,
+    bottom: Run | None,
+    *,
+    of: Literal["cpu_s", "wall_s"],
+    passes: Callable[[float], bool],
+) -> Goal:
+    """A goal judged on `top`'s CPU or wall divided by `bottom`'s; N/A if either run is missing.
+
+    The detail names both programs and their seconds, so the ratio can be checked by hand.
+    """
+    goal = Goal(name, limit)
+    if top and bottom and top.usage and bottom.usage:
+        above, below = getattr(top.usage, of), getattr(bottom.usage, of)
+        judge(goal, above / below, passed=passes(above / below))
+        what = "CPU" if of == "cpu_s" else "wall"
+        goal.detail = f"{what}: {top.program} {above:.2f} s / {bottom.program} {below:.2f} s"
     return goal
 
 
-def _tap_cpu(report: Report) -> Goal:
-    return _cpu_ratio(report, "tap", TAP, RAW_TAP)
-
-
-def _target_cpu(report: Report) -> Goal:
-    return _cpu_ratio(report, "target", TARGET, RAW_TARGET)
-
-
-def _tap_latency(report: Report) -> Goal:
-    latency = report.settings["latency_ms"]
-    goal = Goal(f"tap wall at {latency} ms vs pages x latency", "<= 1.05x")
-    run = report.find("tap", TAP, latency_ms=latency, least="wall_s")
-    if run and run.usage:
-        pages = math.ceil(run.records / report.settings["page_size"])
-        ideal = pages * latency / 1000
-        ratio = run.usage.wall_s / ideal
-        _judge(goal, ratio, passed=ratio <= 1.05)
-        goal.detail = f"{pages} pages x {latency} ms = {ideal:.1f} s"
-        fetch_only = report.find("tap", SANDBOX_ONLY, latency_ms=latency, least="wall_s")
-        if fetch_only and fetch_only.usage:
-            goal.detail += f"; fetch-only client: {fetch_only.usage.wall_s / ideal:.3f}x"
+def rss_growth(report: Report, side: str, program: str) -> Goal:
+    """Peak RSS of `program` at the biggest vs the smallest scale run: memory must stay flat."""
+    small, big = report.settings.get("scale") or SCALE
+    goal = Goal(f"{side} peak RSS at {big:,} vs {small:,}", "<= 1.10x")
+    low = report.find(side, program, records=small)
+    high = report.find(side, program, records=big)
+    if low and high and low.usage and high.usage:
+        ratio = high.usage.max_rss_kib / low.usage.max_rss_kib
+        judge(goal, ratio, passed=ratio <= 1.10)
+        goal.detail = f"{_mib(low.usage.max_rss_kib)} -> {_mib(high.usage.max_rss_kib)} MiB"
     return goal
 
 
-def _target_posts(report: Report) -> Goal:
-    goal = Goal("target POSTs = ceil(N / 100)", "exact, every target run")
-    runs = [run for run in report.runs if run.program == TARGET and run.usage is not None]
-    if runs and all(run.requests is not None for run in runs):
-        expected = [math.ceil(run.records / 100) for run in runs]
-        goal.measured = ", ".join(
-            f"{run.requests}/{want}" for run, want in zip(runs, expected, strict=True)
-        )
-        exact = all(run.requests == want for run, want in zip(runs, expected, strict=True))
-        goal.status = PASS if exact else FAIL
-    return goal
-
-
-def _target_latency(report: Report) -> Goal:
-    latency = report.settings["latency_ms"]
-    goal = Goal(f"target speed-up over raw loop at {latency} ms", ">= 3.50x")
-    plugin = report.find("target", TARGET, latency_ms=latency, least="wall_s")
-    baseline = report.find("target", RAW_TARGET, latency_ms=latency, least="wall_s")
-    if plugin and baseline and plugin.usage and baseline.usage:
-        speedup = baseline.usage.wall_s / plugin.usage.wall_s
-        _judge(goal, speedup, passed=speedup >= 3.5)
-    return goal
-
-
-def _rss_growth(side: str, program: str) -> Callable[[Report], Goal]:
-    def judge(report: Report) -> Goal:
-        small, big = report.settings["scale"] or (10_000, 1_000_000)
-        goal = Goal(f"{side} peak RSS at {big:,} vs {small:,}", "<= 1.10x")
-        low = report.find(side, program, records=small)
-        high = report.find(side, program, records=big)
-        if low and high and low.usage and high.usage:
-            ratio = high.usage.max_rss_kib / low.usage.max_rss_kib
-            _judge(goal, ratio, passed=ratio <= 1.10)
-            goal.detail = f"{_mib(low.usage.max_rss_kib)} -> {_mib(high.usage.max_rss_kib)} MiB"
-        return goal
-
-    return judge
-
-
-def _judge(goal: Goal, ratio: float, *, passed: bool) -> None:
-    goal.measured = f"{ratio:.3f}x"  # three decimals: 1.051 must not read as 1.05
+def judge(goal: Goal, ratio: float, *, passed: bool) -> None:
+    """Record a measured ratio and its verdict on `goal`."""
+    goal.value = ratio
+    goal.measured = f"{ratio:.3f}x"  # three decimals: 1.031 must not read as 1.03
     goal.status = PASS if passed else FAIL
 
-
-_GOALS: tuple[Callable[[Report], Goal], ...] = (
-    _tap_cpu,
-    _tap_latency,
-    _target_cpu,
-    _target_posts,
-    _target_latency,
-    _rss_growth("tap", TAP),
-    _rss_growth("target", TARGET),
-)
 
 # --- printing --------------------------------------------------------------------------------
 
@@ -239,6 +205,7 @@ _COLUMNS = (
 def render(report: Report) -> str:
     """The human-readable report: machine facts, one row per run, then the goals."""
     lines = [f"{key}: {value}" for key, value in report.machine.items()]
+    lines.append(f"kind: {report.kind}")
     lines.append("")
     lines.append(_row([name for name, _ in _COLUMNS]))
     lines.append(_row(["-" * width for _, width in _COLUMNS]))
@@ -247,7 +214,7 @@ def render(report: Report) -> str:
     lines.extend(f"  ! {run.side} {run.program} ({run.records:,}): {run.error}" for run in errors)
     lines.append("")
     lines.append(f"{'goal':46} {'limit':24} {'measured':22} result")
-    for goal in report.goals():
+    for goal in report.goals:
         detail = f"  ({goal.detail})" if goal.detail else ""
         lines.append(f"{goal.name:46} {goal.limit:24} {goal.measured:22} {goal.status}{detail}")
     return "\n".join(lines)
@@ -288,9 +255,10 @@ def _mib(kib: int) -> str:
 
 
 def machine_facts() -> dict[str, Any]:
-    """CPU model, cores, memory, Python, singer-sdk, git commit and date of this run."""
+    """CPU model, cores, memory, Python, singer-sdk, git commit, date and load of this run."""
     return {
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_avg_start": _load_average(),
         "cpu": _cpuinfo("model name") or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
@@ -303,6 +271,8 @@ def machine_facts() -> dict[str, Any]:
                 "status",
                 "--porcelain",
                 "--",
+                "recotap_client",
+                "recotap_plugin_common",
                 "tap_recotap",
                 "target_recotap",
                 "recotap_sandbox",
@@ -310,6 +280,11 @@ def machine_facts() -> dict[str, Any]:
             )
         ),
     }
+
+
+def _load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages: above the core count, other work competed."""
+    return [round(load, 2) for load in os.getloadavg()]
 
 
 def _cpuinfo(key: str) -> str | None:

@@ -1,8 +1,11 @@
-"""Keep README.md and meltano.yml in step with the plugins' own settings.
+"""Keep README.md and meltano.yml in step with the plugins' own settings and the benchmark.
 
-The plugins' config schemas are the one source of truth. This script writes, from them:
+The plugins' config schemas are the one source of truth for settings, the newest full results
+file in benchmarks/results/ for performance. This script writes, from them:
 - README.md: each plugin's capabilities and settings table, from `--about --format=markdown`,
   between `<!-- generated: PLUGIN about -->` and `<!-- end generated -->`;
+- README.md: the benchmark's goals table, from the newest results file of `"kind": "full"`,
+  between `<!-- generated: benchmark results -->` and `<!-- end generated -->`;
 - meltano.yml: the `settings` and `capabilities` of the two custom plugins, from
   `--about --format=json`;
 - plugins/extractors/tap-recotap--recotap.yml and plugins/loaders/target-recotap--recotap.yml:
@@ -34,6 +37,12 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 MELTANO_YML = ROOT / "meltano.yml"
+# Where `python -m benchmarks` writes a full run, and how it marks one (benchmarks/report.py:
+# RESULTS_DIR, FULL; the benchmark package is not installed, so the names are repeated here).
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+FULL_RUN = "full"
+BENCHMARK_BLOCK = "<!-- generated: benchmark results -->"
+END_BLOCK = "<!-- end generated -->"
 PLUGINS = {"tap-recotap": "extractors", "target-recotap": "loaders"}
 HUB_VARIANT = "recotap"
 HUB_PIP_URL = "recotap-singer"  # the distribution that holds both plugins
@@ -74,17 +83,75 @@ def readme_block(plugin: str) -> str:
     return f"<!-- generated: {plugin} about -->\n{body.strip()}\n<!-- end generated -->"
 
 
-def render_readme(text: str) -> str:
+def render_readme(text: str, results_dir: Path = RESULTS_DIR) -> str:
     """README text with every generated block replaced by a fresh one."""
-    for plugin in PLUGINS:
-        pattern = re.compile(
-            rf"<!-- generated: {re.escape(plugin)} about -->.*?<!-- end generated -->", re.DOTALL
-        )
+    blocks = {
+        f"<!-- generated: {plugin} about -->": functools.partial(readme_block, plugin)
+        for plugin in PLUGINS
+    }
+    blocks[BENCHMARK_BLOCK] = functools.partial(benchmark_block, results_dir)
+    for start, render in blocks.items():
+        pattern = re.compile(rf"{re.escape(start)}.*?{re.escape(END_BLOCK)}", re.DOTALL)
         match = pattern.search(text)
         if match is None:
-            raise SystemExit(f"README.md has no generated block for {plugin}")
-        text = text[: match.start()] + readme_block(plugin) + text[match.end() :]
+            raise SystemExit(f"README.md has no block {start}")
+        text = text[: match.start()] + render() + text[match.end() :]
     return text
+
+
+def newest_full_run(results_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest results file of a full benchmark run, by its run's date; None if there is none.
+
+    Quick and partial runs (their own `kind`, and kept in the git-ignored scratch/ below) and
+    the history imported from the old README (`kind: history`) never count.
+    """
+    runs = []
+    for path in results_dir.glob("*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("kind") == FULL_RUN:
+            runs.append((data["machine"]["date_utc"], path.name, path, data))
+    if not runs:
+        return None
+    _, _, path, data = max(runs)
+    return path, data
+
+
+def benchmark_block(results_dir: Path = RESULTS_DIR) -> str:
+    """The README's benchmark table: every goal of the newest full run, and what it ran on."""
+    newest = newest_full_run(results_dir)
+    if newest is None:
+        body = (
+            f"No full benchmark run is recorded in `{RESULTS_DIR.relative_to(ROOT)}/` yet: "
+            "`python3 run.py bench` makes one."
+        )
+        return f"{BENCHMARK_BLOCK}\n{body}\n{END_BLOCK}"
+    path, data = newest
+    machine, settings = data["machine"], data["settings"]
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    lines = [
+        f"From [`{shown}`]({shown}): "
+        f"{settings['records']:,} accounts, page and batch size {settings['page_size']}, "
+        f"{settings['latency_ms']} ms added per request in the latency runs, every program "
+        f"{settings['repeat']} times; {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['memory_gib']} GiB, Python {machine['python']}, "
+        f"singer-sdk {machine['singer_sdk']}.",
+        "",
+        "| Goal | Limit | Measured | Result | From |",
+        "|---|---|---|---|---|",
+    ]
+    lines.extend(
+        "| "
+        + " | ".join(_cell(goal[key]) for key in ("name", "limit", "measured", "status", "detail"))
+        + " |"
+        for goal in data["goals"]
+    )
+    return "\n".join([BENCHMARK_BLOCK, *lines, END_BLOCK])
+
+
+def _cell(value: object) -> str:
+    """A markdown table cell: `|` escaped, `<=` as `≤`, `-` for nothing."""
+    text = str(value).replace("|", "\\|").replace("<=", "≤").replace(">=", "≥").strip()
+    return text or "-"
 
 
 def meltano_setting(name: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,21 +1,40 @@
-"""README.md's settings tables and meltano.yml's settings are generated from the plugins.
+"""README.md's generated parts: settings from the plugins, the benchmark table from its results.
 
-`scripts/sync_docs.py --check` renders both afresh from `--about` (markdown for the README,
-the JSON config schema for meltano.yml) and fails on any difference: a setting added, renamed,
-re-described or re-typed in code without regenerating the docs breaks the build.
+`scripts/sync_docs.py --check` renders them afresh from `--about` (markdown for the README,
+the JSON config schema for meltano.yml) and from the newest full results file in
+benchmarks/results/, and fails on any difference: a setting added, renamed, re-described or
+re-typed in code, or a benchmark result committed, without regenerating the docs breaks the
+build.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
+from benchmarks import report
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = {"tap-recotap": "extractors", "target-recotap": "loaders"}
+
+
+def load_sync_docs() -> ModuleType:
+    """scripts/sync_docs.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("sync_docs", ROOT / "scripts" / "sync_docs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync_docs = load_sync_docs()
 
 
 def settings_of(plugin: str) -> dict:
@@ -84,3 +103,91 @@ def test_the_hub_definitions_declare_every_setting_capability_and_secret():
         assert definition["settings_group_validation"] == [about["settings"]["required"]]
         # Meltano 4.4.1 cannot pass a `decimal` from an environment variable (README).
         assert not any(s.get("kind") in {"decimal", "password"} for s in declared.values())
+
+
+def results_file(directory: Path, name: str, kind: str, date: str, measured: str) -> None:
+    """A results file as `python -m benchmarks` writes it, with one goal."""
+    data = {
+        "kind": kind,
+        "machine": {
+            "date_utc": date,
+            "cpu": "Test CPU",
+            "cores": 2,
+            "memory_gib": 8.0,
+            "python": "3.11.7",
+            "singer_sdk": "0.54.9",
+        },
+        "settings": {"records": 100_000, "latency_ms": 50, "page_size": 100, "repeat": 3},
+        "runs": [],
+        "goals": [
+            {
+                "name": "tap CPU per record vs raw_tap",
+                "limit": "<= 1.60x",
+                "measured": measured,
+                "status": "PASS",
+                "detail": "CPU: tap-recotap 3.00 s / raw_tap 2.50 s",
+            }
+        ],
+    }
+    (directory / name).write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_the_readme_benchmark_table_comes_from_the_newest_full_run_only(tmp_path):
+    results_file(tmp_path, "20261101T000000Z.json", "full", "2026-11-01T00:00:00+00:00", "1.100x")
+    results_file(tmp_path, "20261102T000000Z.json", "full", "2026-11-02T00:00:00+00:00", "1.200x")
+    # Newer, but not full runs: never the README's figures.
+    results_file(
+        tmp_path, "20261103T000000Z-quick.json", "quick", "2026-11-03T00:00:00+00:00", "5.001x"
+    )
+    results_file(
+        tmp_path, "20261104T000000Z-partial.json", "partial", "2026-11-04T00:00:00+00:00", "5.002x"
+    )
+    results_file(tmp_path, "history-imported-from-readme.json", "history", "2026-11-05", "5.003x")
+    (tmp_path / "scratch").mkdir()
+    results_file(
+        tmp_path / "scratch", "20261106T000000Z.json", "full", "2026-11-06T00:00:00+00:00", "5.004x"
+    )
+
+    block = sync_docs.benchmark_block(tmp_path)
+
+    assert "| tap CPU per record vs raw_tap | ≤ 1.60x | 1.200x | PASS |" in block
+    assert "20261102T000000Z.json" in block
+    assert "1.100x" not in block
+    assert "5.00" not in block
+    assert "100,000 accounts" in block
+    assert "Test CPU, 2 cores, 8.0 GiB, Python 3.11.7, singer-sdk 0.54.9" in block
+
+
+def test_without_a_full_run_the_readme_says_so_in_one_line(tmp_path):
+    results_file(
+        tmp_path, "20261103T000000Z-quick.json", "quick", "2026-11-03T00:00:00+00:00", "5.001x"
+    )
+    block = sync_docs.benchmark_block(tmp_path).splitlines()
+    assert len(block) == 3  # the markers and one line
+    assert block[1].startswith("No full benchmark run is recorded")
+
+
+def test_a_hand_edited_benchmark_table_is_regenerated():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(sync_docs.BENCHMARK_BLOCK) + len(sync_docs.BENCHMARK_BLOCK)
+    edited = (
+        readme[:start]
+        + "\n| tap CPU per record vs raw_tap | ≤ 1.60x | 0.500x | PASS |"
+        + readme[start:]
+    )
+    assert sync_docs.render_readme(edited) == readme
+
+
+def test_the_generator_reads_where_and_what_the_benchmark_writes():
+    # scripts/sync_docs.py cannot import the benchmarks (not an installed package).
+    assert sync_docs.RESULTS_DIR == report.RESULTS_DIR
+    assert sync_docs.FULL_RUN == report.FULL
+    assert report.SCRATCH_DIR.parent == report.RESULTS_DIR  # not globbed: scratch is not read
+
+
+def test_the_history_imported_from_the_old_readme_is_not_a_current_run():
+    history = json.loads((report.RESULTS_DIR / "history-imported-from-readme.json").read_text())
+    assert history["kind"] == "history"
+    runs = history["full_runs"]
+    assert [run["started_utc"] for run in runs] == sorted(run["started_utc"] for run in runs)
+    assert len(runs[-1]["runs"]) == 37  # every row of the table the README printed
