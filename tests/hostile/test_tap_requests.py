@@ -190,3 +190,22 @@ def test_a_stopped_run_does_not_wait_for_the_request_in_flight(hostile, tmp_path
 
 def _records(path) -> int:
     return sum('"type":"RECORD"' in line for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("count", [499, 500])
+def test_unmapped_accounts_ask_for_500_and_warn_when_that_many_come(hostile, tmp_path, count):
+    unmapped = [{"domain": f"u{n}.example.com", "name": f"U {n}"} for n in range(count)]
+    hostile.always("GET", "/accounts/missing-external-ids", Reply.envelope(unmapped))
+    catalog = accounts_catalog()
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] == "unmapped_accounts"
+
+    run = run_plugin("tap-recotap", base_config(hostile), tmp_path=tmp_path, catalog=catalog)
+
+    assert run.returncode == 0, run.stderr
+    assert [r.query for r in hostile.requests] == [{"limit": ["500"]}]
+    assert len(run.records("unmapped_accounts")) == count
+    warned = "unmapped_accounts: 500 read, the most one call returns" in run.stderr
+    assert warned == (count == 500)
