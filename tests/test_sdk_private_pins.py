@@ -73,8 +73,7 @@ def test_the_tap_uses_no_other_private_sdk_name_than_in_sdk_state():
     offenders = {
         path.name: uses
         for path in sorted(TAP_PACKAGE.glob("*.py"))
-        if path.name != "sdk_state.py"
-        and (uses := _private_uses(path.read_text(), sdk_private))
+        if path.name != "sdk_state.py" and (uses := _private_uses(path.read_text(), sdk_private))
     }
     assert offenders == {}
     assert _private_uses((TAP_PACKAGE / "sdk_state.py").read_text(), sdk_private) == [
