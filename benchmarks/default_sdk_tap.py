@@ -1,9 +1,10 @@
-"""tap-recotap with the Singer SDK's own defaults for output: the "before tuning" comparison.
+"""tap-recotap with the Singer SDK's defaults and no read-ahead: the "SDK-default tap" comparison.
 
-The production tap is meant to use the msgspec writer and a lighter type-conformance level. This
-subclass puts back, explicitly (not by inheritance, which would pick up the tap's choices), the
-SDK defaults: `SingerWriter` (the SDK's stock JSON writer) as `message_writer_class`, and
-`TypeConformanceLevel.RECURSIVE` on every stream.
+The same streams and the same Recotap client, but as a tap written on the SDK's defaults would
+run them: each page fetched after the previous page's records are written (no read-ahead), the
+SDK's default JSON writer (`SingerWriter`) and its default type conformance (RECURSIVE) on every
+stream. The defaults are put back explicitly (not by inheritance, which would pick up the tap's
+choices) and read from the SDK's own base classes, so the comparison follows the installed SDK.
 
     python -m benchmarks.default_sdk_tap --config config.json
 """
@@ -13,17 +14,15 @@ from __future__ import annotations
 from singer_sdk import Stream, Tap
 from typing_extensions import override
 
+from tap_recotap.client import RecotapStream
 from tap_recotap.tap import TapRecotap
 
-# Read from the SDK's own base classes (singer_sdk 0.54: `SingerWriter` and
-# `TypeConformanceLevel.RECURSIVE`), so the comparison follows the installed SDK's defaults
-# whatever tap-recotap chooses.
 SDK_DEFAULT_WRITER = Tap.message_writer_class
 SDK_DEFAULT_CONFORMANCE = Stream.TYPE_CONFORMANCE_LEVEL
 
 
 class SDKDefaults(Tap):
-    """Mixin: put the SDK's default message writer and type conformance back on a tap."""
+    """Mixin: the SDK's default writer and conformance, and pages one after another."""
 
     message_writer_class = SDK_DEFAULT_WRITER
 
@@ -32,11 +31,13 @@ class SDKDefaults(Tap):
         streams = list(super().discover_streams())
         for stream in streams:
             stream.TYPE_CONFORMANCE_LEVEL = SDK_DEFAULT_CONFORMANCE
+            if isinstance(stream, RecotapStream):
+                stream.read_ahead = False
         return streams
 
 
 class DefaultSDKTapRecotap(SDKDefaults, TapRecotap):
-    """tap-recotap with the SDK's default message writer and type conformance."""
+    """tap-recotap with the SDK's default writer and type conformance, without read-ahead."""
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from recotap_client.errors import RecotapAPIError
 from recotap_client.failures import describe_request
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     import requests
 
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 class Page:
     """One list response, read as far as paging needs; its records are decoded on first use.
 
-    The tap's prefetch thread reads a page's paging fields and sends the next request before
-    the records are decoded (in the main thread, by `records`): that decoding is most of a
-    page's parse, and it would otherwise sit between a response and the next request.
+    A read-ahead thread (`read_ahead`) reads a page's paging fields and sends the next request
+    before the records are decoded (by the consumer, through `records`): that decoding is most
+    of a page's parse, and it would otherwise sit between a response and the next request.
     """
 
     records_json: msgspec.Raw
@@ -249,10 +249,17 @@ class PagingRule:
             )
 
 
-def list_pages(session: RecotapSession, path: str, *, limit: int) -> Iterator[Page]:
-    """Every page of the paginated list at `path`, in order, `limit` records per request."""
+def list_pages(
+    session: RecotapSession,
+    path: str,
+    *,
+    limit: int,
+    filters: Mapping[str, Any] | None = None,
+) -> Iterator[Page]:
+    """Every page of the paginated list at `path`, in order, `limit` records per request;
+    `filters` (query parameters such as `lastSync`) go with every request."""
     rule = PagingRule()
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {**(filters or {}), "limit": limit}
     while True:
         page, response = session.get_page(path, params)
         require_paging(page, response)
@@ -260,4 +267,4 @@ def list_pages(session: RecotapSession, path: str, *, limit: int) -> Iterator[Pa
         cursor = rule.next_cursor(page, response)
         if cursor is None:
             return
-        params = {"limit": limit, "cursor": cursor}
+        params = {**(filters or {}), "limit": limit, "cursor": cursor}

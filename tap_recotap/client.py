@@ -1,27 +1,24 @@
-"""The one base stream for the Recotap External API.
+"""The one base stream of the tap: records from the Recotap client's pages.
 
-URL, auth, paging and request shaping live here; the error and retry policy is delegated to
-`recotap_client` (shared with target-recotap), so this module holds no HTTP policy of its own.
-The page loop and the record path come from `FastRESTStream` (one page fetched ahead).
+A stream lists its endpoint's pages with `recotap_client` (the session: retries, Retry-After,
+the 429 pause, timeouts, no redirects; `paging.list_pages`: the one paging rule) and yields the
+records of each page from the SDK's public hook, `get_records`. The pages are read one page
+ahead (`recotap_client.read_ahead`): the next page's request is on its way while the SDK writes
+the current page's records. Everything after `get_records` is the SDK's own: RECORD messages
+through the stream maps, state, the msgspec writer (`TapRecotap.message_writer_class`).
 """
 
 from __future__ import annotations
 
 import sys
-from functools import cached_property
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
-from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk import Stream, metrics
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from recotap_client.answers import raise_for_response
-from recotap_client.paging import require_paging
-from recotap_client.retry import RetryPolicy, retry_policy_from_config
-from recotap_client.session import read_environment_once
-from recotap_client.settings import API_KEY_HEADER, check_api_url, clean_api_key
-from tap_recotap.fast_stream import FastRESTStream
-from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
-from tap_recotap.transport import TapTransportAdapter
+from recotap_client.paging import list_pages
+from recotap_client.read_ahead import ReadAhead
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -29,97 +26,127 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator, Mapping
 
-    from singer_sdk.helpers.types import Context, RequestFunc
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context, Record
+
+    from recotap_client.paging import Page
+    from recotap_client.session import RecotapSession
 
 
-class RecotapStream(FastRESTStream[PageToken]):
+class RecotapStream(Stream):
     """Base class of every Recotap stream: one GET list endpoint under `api_url`."""
 
-    #: False for the bare-array endpoints (§4.4, §4.6), which take no `cursor`.
+    #: The endpoint, under `api_url`.
+    path: ClassVar[str]
+    #: False for the bare-array endpoints (§4.4, §4.6): one request, no `cursor`.
     paginated: ClassVar[bool] = True
+    #: Read the next page while the current one is written. Off, the pages are fetched one
+    #: after another in the sync's own thread (the benchmarks' SDK-default comparison).
+    read_ahead: bool = True
 
-    # A redirect is an error (recotap_client.answers.raise_for_response): followed, it would
-    # carry the key header to wherever it points.
-    allow_redirects = False
+    # Records are decoded from JSON, so they hold only JSON types and the SDK's conformance
+    # (RECURSIVE by default) has nothing to convert: it turns datetimes, bytes and the like into
+    # strings, NaN/Infinity (not JSON) into null, integers into booleans for boolean-only
+    # properties. It never coerces nor rejects a value of the wrong type (a string in a `number`
+    # custom field passes unchanged at every level). What it would still do, drop top-level keys
+    # the schema does not declare, `post_process` does.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    @cached_property
-    @override
-    def url_base(self) -> str:
-        return check_api_url(self.config["api_url"])
-
-    @override
-    def get_url(self, context: Context | None) -> str:
-        # Recotap paths hold no `{placeholders}` (and the config cannot change during a run):
-        # skip the SDK's search for every config value in the URL, done for every page.
-        return self.url_base + (self.path or "")
-
-    @property
-    @override
-    def requests_session(self) -> requests.Session:
-        # The SDK's session re-reads every environment variable on each request (a tenth of the
-        # tap's per-page CPU); read the proxy and CA-bundle environment once instead.
-        session = super().requests_session
-        if session.trust_env:  # not set up yet (read_environment_once turns it off)
-            session.verify = read_environment_once(session, self.url_base)
-            # Page hand-over right after the next request is sent, one pool lookup per host.
-            for prefix in ("https://", "http://"):
-                session.mount(prefix, TapTransportAdapter())
-        return session
-
-    @property
-    @override
-    def authenticator(self) -> APIKeyAuthenticator:
-        # §2.2: the key travels only in this header; no message of ours prints headers.
-        return APIKeyAuthenticator(key=API_KEY_HEADER, value=clean_api_key(self.config["api_key"]))
-
-    @property
-    @override
-    def timeout(self) -> float:  # type: ignore[override]  # the SDK types it int; seconds may be fractional
-        return float(self.config["request_timeout"])
+    def __init__(
+        self, tap: Tap, session: RecotapSession, schema: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(tap, schema=schema)
+        self.session = session
+        self._undeclared_warned: set[frozenset[str]] = set()
 
     @property
     def page_size(self) -> int:
         """The `limit` sent to paginated endpoints (the tap refuses values above 500)."""
         return int(self.config["page_size"])
 
-    @cached_property
-    def retry_policy(self) -> RetryPolicy:
-        """Retry settings shared with target-recotap (recotap_client.retry)."""
-        return retry_policy_from_config(self.config)
+    def list_filters(self, context: Context | None) -> list[dict[str, Any]]:
+        """The query filters of each walk through the list: one walk without filters here.
 
-    @override
-    def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        return self.retry_policy.wrap(func, self.logger)
+        Each walk is paged to its end before the next starts from the first page.
+        """
+        return [{}]
 
-    @override
-    def validate_response(self, response: requests.Response) -> None:
-        raise_for_response(response)
-        # Decoding here, inside the retried call, makes a truncated or non-JSON 2xx body a
-        # retriable failure (recotap_client.envelope) instead of a crash after the retry loop.
-        page = read_page(response)
-        if self.paginated:
-            require_paging(page, response)
-
-    @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        yield from read_page(response).records
-
-    @override
-    def page_has_records(self, response: requests.Response) -> bool:
-        return not read_page(response).is_empty
-
-    @override
-    def get_new_paginator(self) -> RecotapPaginator | None:
-        return RecotapPaginator() if self.paginated else None
-
-    @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: PageToken | None
-    ) -> dict[str, Any]:
+    def pages(self, context: Context | None) -> Iterator[Page]:
+        """This stream's pages, in order (they are fetched as this iterator is advanced)."""
         if not self.paginated:
-            return {}
-        cursor = next_page_token.cursor if next_page_token else None
-        # §2.5: omit `cursor` on the first page (None values are left out of the query).
-        return {"limit": self.page_size, "cursor": cursor}
+            return self._single_page()
+        return self._walks(self.list_filters(context))
+
+    def _walks(self, filters: list[dict[str, Any]]) -> Iterator[Page]:
+        for walk in filters:
+            yield from list_pages(self.session, self.path, limit=self.page_size, filters=walk)
+
+    def _single_page(self) -> Iterator[Page]:
+        page, _ = self.session.get_page(self.path, self.single_page_query())
+        yield page
+
+    def single_page_query(self) -> Mapping[str, Any] | None:
+        """The query of a bare-array endpoint's one request."""
+        return None
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        pages = self._timed(self.pages(context))
+        if not self.read_ahead:
+            for page in pages:
+                yield from self.page_records(page)
+            return
+        with ReadAhead(pages, name=f"{self.name}-read-ahead") as ahead:
+            for page in ahead:
+                yield from self.page_records(page)
+
+    def page_records(self, page: Page) -> Iterable[dict[str, Any]]:
+        """The records of one page, as this stream yields them."""
+        return page.records
+
+    def _timed(self, pages: Iterator[Page]) -> Iterator[Page]:
+        """`pages`, logging the SDK's request-duration METRIC for each (retries included)."""
+        while True:
+            started = time.perf_counter()
+            page = next(pages, None)
+            if page is None:
+                return
+            point = metrics.Point(
+                "timer",
+                metric=metrics.Metric.HTTP_REQUEST_DURATION,
+                value=time.perf_counter() - started,
+                tags={
+                    metrics.Tag.STREAM: self.name,
+                    metrics.Tag.ENDPOINT: self.path,
+                    metrics.Tag.HTTP_STATUS_CODE: 200,
+                    metrics.Tag.STATUS: metrics.Status.SUCCEEDED,
+                },
+            )
+            metrics.log(self.metrics_logger, point)
+            yield page
+
+    @override
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        # What the SDK's conformance would still do to a JSON record (see
+        # TYPE_CONFORMANCE_LEVEL): drop top-level keys the catalog's schema does not declare
+        # (a field the API added after discovery), warning once per set of keys, in the SDK's
+        # words. One set comparison per record when there are none.
+        schema = self.effective_schema
+        declared = schema["properties"].keys()
+        if row.keys() <= declared or schema.get("additionalProperties"):
+            return row
+        undeclared = row.keys() - declared
+        key = frozenset(undeclared)
+        if key not in self._undeclared_warned:
+            self._undeclared_warned.add(key)
+            self.logger.warning(
+                "Properties %s were present in the '%s' stream but not found in catalog "
+                "schema. Ignoring.",
+                tuple(sorted(undeclared)),
+                self.name,
+            )
+        for name in undeclared:
+            del row[name]
+        return row

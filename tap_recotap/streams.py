@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from recotap_client.paging import parse_timestamp
 from tap_recotap.client import RecotapStream
-from tap_recotap.pagination import PageToken, RecotapPaginator, read_page
 from tap_recotap.schemas import (
     CUSTOM_FIELD_SCHEMA,
     SEGMENT_SCHEMA,
@@ -28,10 +27,11 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
-    import requests
     from singer_sdk.helpers.types import Context
+
+    from recotap_client.paging import Page
 
 
 # §2.7: at most 100 entries in the `domains` filter of one GET /accounts.
@@ -76,22 +76,17 @@ class AccountsStream(RecotapStream):
         ]
 
     @override
-    def get_new_paginator(self) -> RecotapPaginator:
-        return RecotapPaginator(chunks=len(self.domain_chunks))
-
-    @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: PageToken | None
-    ) -> dict[str, Any]:
-        params = super().get_url_params(context, next_page_token)
+    def list_filters(self, context: Context | None) -> list[dict[str, Any]]:
+        # One walk per chunk of `domains` (each paged to its end), or one without the filter.
+        filters: dict[str, Any] = {}
         start = self.get_starting_replication_key_value(context)
         if start:
-            params["lastSync"] = format_last_sync(parse_timestamp(start))
+            filters["lastSync"] = format_last_sync(parse_timestamp(start))
         chunks = self.domain_chunks
-        if chunks:
-            chunk = next_page_token.chunk if next_page_token else 0
-            params["domains"] = json.dumps(chunks[chunk])  # §4.1: a JSON array in one parameter
-        return params
+        if not chunks:
+            return [filters]
+        # §4.1: the domains go as a JSON array in one parameter.
+        return [{**filters, "domains": json.dumps(chunk)} for chunk in chunks]
 
     # Per run (`get_records`): pages parsed, whether the bookmark must stay where it was, and
     # which warnings about later pages were given (once each per run).
@@ -108,8 +103,7 @@ class AccountsStream(RecotapStream):
             self._drop_progress_markers()
 
     @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        page = read_page(response)
+    def page_records(self, page: Page) -> Iterable[dict[str, Any]]:
         first = self._pages_parsed == 0
         self._pages_parsed += 1
         moment = page.sync_timestamp
@@ -118,10 +112,11 @@ class AccountsStream(RecotapStream):
         elif moment is None:
             self._warn_missing_time(first=first)
         stamp = None if moment is None else _isoformat(moment)
-        for record in page.records:
+        records = page.records
+        for record in records:
             # In place: the decoded page is this stream's own (no copy per record).
             record[SYNC_TIMESTAMP] = stamp
-            yield record
+        return records
 
     def _trusted_for_bookmark(self, moment: datetime, *, first: bool) -> bool:
         """Whether a page's time may set the bookmark: not too far ahead of this machine's clock.
@@ -262,22 +257,22 @@ class UnmappedAccountsStream(RecotapStream):
     paginated = False
 
     @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: PageToken | None
-    ) -> dict[str, Any]:
+    def single_page_query(self) -> Mapping[str, Any]:
         return {"limit": MAX_LIMIT}
 
     @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        records = read_page(response).records
-        yield from records
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        read = 0
+        for record in super().get_records(context):
+            read += 1
+            yield record
         # After the records, so that it is among the run's last lines (the last stream synced),
         # where a scheduled job's log is read; WARNING so that log alerts pick it up.
-        if len(records) >= MAX_LIMIT:
+        if read >= MAX_LIMIT:
             self.logger.warning(
                 "unmapped_accounts: %d read, the most one call returns; more accounts without "
                 "an externalId may be waiting (the endpoint has no cursor, §4.4). Map these "
                 "(external_id_mappings through target-recotap) and run again to read the next "
                 "ones: docs/tap.md, 'Draining unmapped accounts'.",
-                len(records),
+                read,
             )

@@ -37,6 +37,7 @@ def test_sdk_defaults_undo_a_tuned_writer_and_conformance(sandbox):
     assert restored.streams  # discovery went through the sandbox
     for stream in restored.streams.values():
         assert stream.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.RECURSIVE, stream.name
+        assert stream.read_ahead is False, stream.name
 
 
 def test_default_sdk_tap_is_the_production_tap_with_sdk_defaults(sandbox):
@@ -46,3 +47,12 @@ def test_default_sdk_tap_is_the_production_tap_with_sdk_defaults(sandbox):
     assert set(tap.streams) == set(TapRecotap(config=_config(sandbox)).streams)
     for stream in tap.streams.values():
         assert stream.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.RECURSIVE, stream.name
+        assert stream.read_ahead is False, stream.name
+
+
+def test_the_production_tap_reads_ahead_with_the_msgspec_writer_and_no_conformance(sandbox):
+    tap = TapRecotap(config=_config(sandbox))
+    assert type(tap.message_writer) is MsgSpecWriter
+    for stream in tap.streams.values():
+        assert stream.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.NONE, stream.name
+        assert stream.read_ahead is True, stream.name

@@ -177,7 +177,8 @@ def test_tls_verification_is_on_in_every_session(
 
     assert RecotapSession(sandbox.api_url, sandbox.api_key).http.verify is True
     assert target.run.api.session.http.verify is True
-    assert all(stream.requests_session.verify is True for stream in tap.streams.values())
+    assert tap.session.http.verify is True
+    assert all(stream.session is tap.session for stream in tap.streams.values())
 
 
 def test_a_ca_bundle_from_the_environment_is_used_by_every_session(
@@ -188,10 +189,9 @@ def test_a_ca_bundle_from_the_environment_is_used_by_every_session(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     config = {"api_key": sandbox.api_key, "api_url": sandbox.api_url}
 
-    assert all(
-        stream.requests_session.verify == str(bundle)
-        for stream in TapRecotap(config=config).streams.values()
-    )
+    tap = TapRecotap(config=config)
+    assert tap.session._ca_bundle == str(bundle)
+    assert all(stream.session is tap.session for stream in tap.streams.values())
     assert TargetRecotap(config=config).run.api.session._ca_bundle == str(bundle)
 
 

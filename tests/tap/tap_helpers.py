@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from contextlib import redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,14 +71,35 @@ def new_tap(
     return tap
 
 
+class Stdout(io.TextIOWrapper):
+    """A stdout to capture the tap's messages in: the msgspec writer writes bytes to its
+    `buffer`, as to a real stdout."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), encoding="utf-8", write_through=True)
+
+    def getvalue(self) -> str:
+        self.flush()
+        raw = self.buffer
+        assert isinstance(raw, io.BytesIO)
+        return raw.getvalue().decode()
+
+
+@contextmanager
+def captured_stdout() -> Iterator[Stdout]:
+    """Redirect stdout (text and bytes) to a `Stdout` for the block."""
+    out = Stdout()
+    with redirect_stdout(out):
+        yield out
+
+
 def run_tap(
     config: dict[str, Any], state: dict[str, Any] | None = None, only: str | None = None
 ) -> TapRun:
     """Run a sync in-process and capture its stdout (the Singer messages)."""
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
+    with captured_stdout() as out:
         new_tap(config, state, only).sync_all()
-    return TapRun(parse_messages(buffer.getvalue()), buffer.getvalue())
+    return TapRun(parse_messages(out.getvalue()), out.getvalue())
 
 
 def bookmark(state: dict[str, Any]) -> str | None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
-from contextlib import redirect_stdout
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from tap_helpers import DISABLED_KEY, config_for, new_tap, run_tap
+from tap_helpers import DISABLED_KEY, captured_stdout, config_for, new_tap, run_tap
 
 from recotap_client.errors import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
 from tap_recotap.tap import TapRecotap
@@ -54,7 +52,7 @@ def test_a_response_slower_than_the_timeout_is_retried(sandbox, tap_config):
 def test_exhausted_retries_fail_with_a_clear_message(sandbox, tap_config, caplog):
     sandbox.admin.set_faults(retry_after=0, script=["ok", "503", "503", "503"])
 
-    with redirect_stdout(io.StringIO()), pytest.raises(RecotapUnavailableError) as failure:
+    with captured_stdout(), pytest.raises(RecotapUnavailableError) as failure:
         new_tap({**tap_config, "max_retries": 3}, only="accounts").sync_all()
 
     message = str(failure.value)
@@ -76,9 +74,8 @@ def test_a_wrong_key_fails_at_once_naming_both_causes_without_the_key(
     config = {**tap_config, "api_key": wrong_key}
     catalog = TapRecotap(config=tap_config).catalog_dict if where == "sync" else None
     caplog.set_level(logging.DEBUG)
-    output = io.StringIO()
 
-    with redirect_stdout(output), pytest.raises(RecotapAuthError) as failure:
+    with captured_stdout() as output, pytest.raises(RecotapAuthError) as failure:
         TapRecotap(config=config, catalog=catalog).sync_all()
 
     _assert_names_both_causes(str(failure.value))
@@ -104,7 +101,7 @@ def test_a_refused_request_fails_with_the_apis_validation_details(sandbox, tap_c
     for name, stream in tap.streams.items():
         stream.selected = name == "accounts"
 
-    with redirect_stdout(io.StringIO()), pytest.raises(RecotapAPIError) as failure:
+    with captured_stdout(), pytest.raises(RecotapAPIError) as failure:
         tap.sync_all()
 
     assert failure.value.status_code == 400

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from recotap_client.errors import RecotapAPIError, RecotapRetriableError
-from tap_recotap.pagination import read_page
+from recotap_client.paging import read_page
 
 
 def _response(body: bytes) -> requests.Response:
