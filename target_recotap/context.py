@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from recotap_client.endpoints import RecotapAPI
 from target_recotap.failures import RunReport
 from target_recotap.in_flight import InFlightBatches
-
-if TYPE_CHECKING:
-    from singer_sdk.sinks import Sink
 
 
 class CustomFieldKeys:
@@ -69,10 +66,3 @@ class HasRunContext(Protocol):
     """A target that carries a `RunContext` (TargetRecotap)."""
 
     run: RunContext
-
-
-class TargetSeams(HasRunContext, Protocol):
-    """What a sink asks of its target besides the run context (TargetRecotap)."""
-
-    def take_batch_records(self, sink: Sink, records: list[dict[str, Any]]) -> None:
-        """Map, validate and hand over the records of a BATCH file, as RECORD messages."""
