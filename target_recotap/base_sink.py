@@ -132,11 +132,32 @@ class RecotapSink(BatchSink):
         self.full_at = self.max_size
         self.received = self.run.records_received.setdefault(stream_name, [0])
 
+    @override
+    def setup(self) -> None:
+        super().setup()
+        earlier = self.run.sinks.get(self.stream_name)
+        if earlier is not None:
+            # A new SCHEMA retired the earlier sink of this stream. The SDK keeps its records
+            # until the next full drain, so this sink's first full batch would overtake them:
+            # send them now, before any newer record.
+            self.target.drain_one(earlier)
+        self.run.sinks[self.stream_name] = self
+
     @cached_property
     @override
     def validate_schema(self) -> bool:
         """The `validate_records` setting; off unless asked for (see its description)."""
         return bool(self.config.get("validate_records", False))
+
+    @property
+    @override
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: `_sdc_` columns are not sent (`add_record_metadata` is not offered).
+
+        The SDK reads this per record; the default reads the setting through a fresh
+        read-only view of the config each time.
+        """
+        return False
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -227,9 +248,9 @@ class RecotapSink(BatchSink):
 
     def warn_unknown_columns(self, record: Mapping[str, Any]) -> None:
         """Warn once per stream about columns the API has no place for (they are dropped)."""
-        new = record.keys() - self.seen_columns  # almost always empty: one set operation
-        if not new:
+        if self.seen_columns.issuperset(record):  # almost always: no new column
             return
+        new = record.keys() - self.seen_columns
         self.seen_columns.update(new)
         unknown = [column for column in new if not self.known_column(column)]
         if unknown:

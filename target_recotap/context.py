@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from recotap_client.endpoints import RecotapAPI
 from target_recotap.failures import RunReport
 from target_recotap.in_flight import InFlightBatches
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
 
 
 class CustomFieldKeys:
@@ -60,6 +63,8 @@ class RunContext:
     # Records received per stream, in a one-item list each sink of the stream shares (a schema
     # change replaces the sink): how logs number a record. Main thread only.
     records_received: dict[str, list[int]] = field(default_factory=dict)
+    # The sink that receives each stream's records now (a schema change replaces it).
+    sinks: dict[str, Sink] = field(default_factory=dict)
 
 
 class HasRunContext(Protocol):

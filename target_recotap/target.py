@@ -27,7 +27,6 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from pathlib import PurePath
     from types import FrameType
 
@@ -276,25 +275,6 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
             f"target-recotap has no destination for stream {stream_name!r}. Supported "
             f"streams: {supported}. To load it as one of these, rename it with a stream map, "
             f'e.g. in meltano.yml: stream_maps: {{"{stream_name}": {{"__alias__": "accounts"}}}}'
-        )
-
-    @override
-    def get_sink(
-        self,
-        stream_name: str,
-        *,
-        record: dict[str, Any] | None = None,
-        schema: dict[str, Any] | None = None,
-        key_properties: Sequence[str] | None = None,
-    ) -> Sink:
-        if schema is not None and self.sink_exists(stream_name):
-            existing = super().get_sink(stream_name)  # without a schema: the active sink
-            if existing.original_schema != schema or existing.key_properties != key_properties:
-                # The SDK keeps the old sink's records until the next full drain, so the new
-                # sink's first full batch would overtake them: send them now, before any newer.
-                self.drain_one(existing)
-        return super().get_sink(
-            stream_name, record=record, schema=schema, key_properties=key_properties
         )
 
     @override

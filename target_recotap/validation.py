@@ -67,27 +67,32 @@ def _build_object(
     item: dict[str, Any] = {}
     for name, spec in specs.items():
         value = source.get(name)
-        # An empty or blank string is no value: never sent, and missing when required.
-        if value is None or value == "" or (type(value) is str and value.isspace()):
+        if type(value) is str:
+            # An empty or blank string is no value: never sent, and missing when required.
+            if not value or value.isspace():
+                if spec.required:
+                    problems.append(f"{path}{name} is required")
+                continue
+            if spec.kind == "string":  # the usual case: nothing to check
+                item[name] = value
+                continue
+        elif value is None:
             if spec.required:
                 problems.append(f"{path}{name} is required")
             continue
-        if type(value) is str and spec.kind == "string":  # the usual case: nothing to check
-            item[name] = value
-            continue
-        cleaned = _clean(value, spec, f"{path}{name}", problems)
+        cleaned = _clean(value, spec, path, name, problems)
         if cleaned is not None:
             item[name] = cleaned
     return item
 
 
-def _clean(value: Any, spec: Spec, where: str, problems: list[str]) -> Any:
+def _clean(value: Any, spec: Spec, path: str, name: str, problems: list[str]) -> Any:
     """Return the normalised value, or append a problem and return None."""
     if spec.kind in {"list", "nested"}:
-        return _clean_objects(value, spec, where, problems)
+        return _clean_objects(value, spec, f"{path}{name}", problems)
     cleaned, problem = _SCALARS[spec.kind](value, spec)
     if problem:
-        problems.append(f"{where} {problem} (got {value!r})")
+        problems.append(f"{path}{name} {problem} (got {value!r})")
         return None
     return cleaned
 
