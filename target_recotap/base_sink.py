@@ -374,12 +374,21 @@ class RecotapSink(BatchSink):
         if not isinstance(results, list):
             reason = f"Recotap's answer confirms nothing (no results list): {data!r:.200}"
             return [Outcome(p, FAILED, reason) for p in batch]
-        if len(results) == len(batch) and all(
-            isinstance(r, dict) and self.same_key(r.get(self.key_field), p.key)
-            for r, p in zip(results, batch, strict=True)
-        ):
+        if len(results) == len(batch) and self.keys_in_order(batch, results):
             return [self.read_result(p, r) for p, r in zip(batch, results, strict=True)]
         return self.read_results_by_key(batch, results)
+
+    def keys_in_order(self, batch: list[Pending], results: list[Any]) -> bool:
+        """Whether `results[i]` is a result carrying the key of `batch[i]`, for every i."""
+        field = self.key_field
+        if all(type(r) is dict for r in results) and [r.get(field) for r in results] == [
+            p.key for p in batch
+        ]:
+            return True  # the usual answer: each key echoed exactly as sent
+        return all(
+            isinstance(r, dict) and self.same_key(r.get(field), p.key)
+            for r, p in zip(results, batch, strict=True)
+        )
 
     def read_results_by_key(self, batch: list[Pending], results: list[Any]) -> list[Outcome]:
         """Each item's result found by its normalised key; missing or ambiguous ones fail."""

@@ -61,7 +61,7 @@ class AccountsSink(RecotapSink):
 
     @override
     def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
-        item = super().build_item(record)
+        item = validation.build_item(record, self.specs)
         # Columns besides the API's fields may be custom-field keys (usually there are none).
         others = () if self.specs.keys() >= record.keys() else record.keys() - self.specs.keys()
         mapped = self.mapped_custom_fields(record, set(others)) if others else {}

@@ -80,21 +80,19 @@ def _build_object(
             if spec.required:
                 problems.append(f"{path}{name} is required")
             continue
-        cleaned = _clean(value, spec, path, name, problems)
+        if spec.kind in _OBJECTS:
+            cleaned = _clean_objects(value, spec, f"{path}{name}", problems)
+        else:
+            cleaned, problem = _SCALARS[spec.kind](value, spec)
+            if problem:
+                problems.append(f"{path}{name} {problem} (got {value!r})")
+                continue
         if cleaned is not None:
             item[name] = cleaned
     return item
 
 
-def _clean(value: Any, spec: Spec, path: str, name: str, problems: list[str]) -> Any:
-    """Return the normalised value, or append a problem and return None."""
-    if spec.kind in {"list", "nested"}:
-        return _clean_objects(value, spec, f"{path}{name}", problems)
-    cleaned, problem = _SCALARS[spec.kind](value, spec)
-    if problem:
-        problems.append(f"{path}{name} {problem} (got {value!r})")
-        return None
-    return cleaned
+_OBJECTS = frozenset({"list", "nested"})  # kinds holding objects checked field by field
 
 
 def _clean_objects(value: Any, spec: Spec, where: str, problems: list[str]) -> Any:
