@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from target_recotap.records import ascii_domain, is_number, iso8601, json_ready, normalise_domain
@@ -152,12 +153,8 @@ def _bool(value: Any, _spec: Spec) -> _Checked:
 
 
 def _strings(value: Any, _spec: Spec) -> _Checked:
-    ok = isinstance(value, list) and all(map(_is_str, value))
+    ok = isinstance(value, list) and all(map(isinstance, value, repeat(str)))
     return (list(value), None) if ok else (None, "must be a list of strings")
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
 
 
 def _object(value: Any, _spec: Spec) -> _Checked:
