@@ -55,7 +55,7 @@ class ReadAhead(Generic[_T]):
         self._changed = threading.Condition()
         self._wanted = False  # the consumer is waiting for a page
         self._handed: _T | _Empty = _EMPTY  # a page handed over, not yet taken
-        self._finished = False  # the iterator is exhausted or raised
+        self._exhausted = False  # the iterator is exhausted or raised
         self._error: BaseException | None = None
         self._left = False  # the consumer has left: stop
         self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
@@ -90,7 +90,7 @@ class ReadAhead(Generic[_T]):
         with self._changed:
             self._wanted = True
             self._changed.notify_all()
-            while isinstance(self._handed, _Empty) and not self._finished:
+            while isinstance(self._handed, _Empty) and not self._exhausted:
                 self._changed.wait()
             if not isinstance(self._handed, _Empty):
                 page, self._handed = self._handed, _EMPTY
@@ -112,7 +112,7 @@ class ReadAhead(Generic[_T]):
             error = exc
         finally:
             with self._changed:
-                self._finished, self._error = True, error
+                self._exhausted, self._error = True, error
                 self._changed.notify_all()
             close = getattr(self._pages, "close", None)  # a generator's `finally`s run here
             if close is not None and error is None:

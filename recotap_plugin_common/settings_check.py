@@ -87,27 +87,42 @@ def settings_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> l
 class SettingsCheck(_Plugin):
     """Mixin for tap-recotap and target-recotap: `settings_problems` at start-up.
 
-    It overrides `PluginBase._validate_config`, the one SDK-private method this project
-    overrides for settings (singer-sdk 0.54 has no public hook for it): it is the only step
-    that runs after the config files and environment variables are merged and before the
-    plugin does anything else (the tap's discovery already sends the API key). For the same
-    reason numeric strings are coerced in the SDK's `_config`, where its own defaults go too:
-    `config` is a read-only view of it. Both private uses are here and nowhere else;
-    `tests/test_sdk_private_pins.py` fails when the SDK changes what they rely on.
+    It overrides `PluginBase._validate_config`, the one SDK-private name recotap_plugin_common
+    uses: singer-sdk 0.54 has no public hook for a plugin's own config check (meltano/sdk#1309
+    asked for one, `validate_config`; closed unimplemented), and this is the only step that
+    runs after the config files and environment variables are merged and before the plugin does
+    anything else (the tap's discovery already sends the API key). Replace it with that hook
+    once the SDK has one; `tests/test_sdk_private_pins.py` fails when the SDK changes the step.
+
+    Numbers that arrive as strings are checked as numbers here; the config keeps them as they
+    came (the SDK's config is read-only) and the client reads them with `int()` / `float()`.
     """
+
+    def __init__(self, *, config: Any = None, **options: Any) -> None:
+        if isinstance(config, dict):
+            # A copy: the SDK fills its defaults into the dict it is given, so a dict given to
+            # the tap and then to the target would carry the tap's settings along. Numbers from
+            # a config file written by hand may be strings too.
+            config = dict(config)
+            coerce_numeric_strings(config, self.known_settings())
+        super().__init__(config=config, **options)
+
+    @classmethod
+    def known_settings(cls) -> dict[str, Any]:
+        """The plugin's config schema with the SDK's built-in settings (stream maps, ...)."""
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        return schema
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # The SDK's own pass fills in defaults (in place), which the plugins rely on; its
         # messages are replaced by ours, which never quote a secret.
-        schema = self.config_jsonschema
-        self.append_builtin_config(schema)  # the SDK's settings are known settings too
-        # A copy: the SDK would fill its defaults into the caller's own dict, so that a dict
-        # given to the tap and then to the target would carry the tap's settings along.
-        self._config = dict(self._config)
-        coerce_numeric_strings(self._config, schema)
         with contextlib.suppress(ConfigValidationError):
             super()._validate_config(raise_errors=True)
-        problems = settings_problems(self.config, schema)
+        schema = self.known_settings()
+        config = dict(self.config)
+        coerce_numeric_strings(config, schema)  # e.g. "12.5" from an environment variable
+        problems = settings_problems(config, schema)
         if problems and raise_errors:
             raise ConfigValidationError(
                 f"{self.name}: invalid settings (nothing was sent)", errors=problems

@@ -1,7 +1,10 @@
 """The shared shape of every Recotap sink: build, coalesce, send, read results, record outcomes.
 
-Each step is a small method. Records are built in the main thread; a full batch is handed to
-`RunContext.in_flight` and sent, read and recorded in a worker thread while reading goes on.
+Each step is a small method. singer-sdk hands each RECORD to `process_record` (after the stream
+map, and the schema check when `validate_records` is on); records of a BATCH file take the same
+steps through `process_batch_files`. Records are built in the main thread; a full batch is
+handed to `RunContext.in_flight` and sent, read and recorded in a worker thread while reading
+goes on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
+from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from recotap_client.errors import RecotapAPIError, RecotapAuthError, RecotapUnavailableError
 from target_recotap.failures import (
@@ -34,10 +39,11 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from singer_sdk.mapper import StreamMap
     from singer_sdk.target_base import Target
 
     from recotap_client.endpoints import Endpoint
-    from target_recotap.context import RunContext, TargetSeams
+    from target_recotap.context import HasRunContext, RunContext
 
 # API item statuses → our outcomes. "upserted" is what a third-party report saw on deals (§8.1).
 _STATUSES = {"created": CREATED, "updated": UPDATED, "upserted": UPDATED, "skipped": SKIPPED}
@@ -61,6 +67,37 @@ class Outcome(NamedTuple):
     reason: str = ""
 
 
+class SchemaCheck(BaseJSONSchemaValidator):
+    """`validate_records: true`: the SDK's JSON-schema check, noting a mismatch, not raising.
+
+    The SDK calls `validate` on each record before `process_record`. Raising `InvalidRecord`
+    would end the run (or, with `fail_on_record_validation_exception = False`, log a traceback
+    per record and pass the record on regardless). A record its SCHEMA refuses is one refused
+    record like any other: the mismatch is noted here, and `process_record` refuses the record
+    with the validator's message.
+    """
+
+    def __init__(self, schema: dict[str, Any], *, validate_formats: bool) -> None:
+        super().__init__(schema)
+        self.validator = JSONSchemaValidator(schema, validate_formats=validate_formats)
+        self.mismatch: tuple[dict[str, Any], str] | None = None
+
+    @override
+    def validate(self, record: dict[str, Any]) -> None:
+        try:
+            self.validator.validate(record)
+        except InvalidRecord as invalid:
+            self.mismatch = (record, str(invalid))
+        else:
+            self.mismatch = None
+
+    def problem(self, record: dict[str, Any]) -> str | None:
+        """Why `record` (the one validated last) does not match its schema; None if it does."""
+        if self.mismatch is None or self.mismatch[0] is not record:
+            return None
+        return self.mismatch[1]
+
+
 class RecotapSink(BatchSink):
     """A declarative sink: subclasses set the endpoint, specs and key field."""
 
@@ -78,14 +115,33 @@ class RecotapSink(BatchSink):
     def __init__(
         self, target: Target, stream_name: str, schema: dict[str, Any], key_properties: Any
     ) -> None:
+        self.schema_check: SchemaCheck | None = None  # set by get_validator, if asked for
         super().__init__(target, stream_name, schema, key_properties)
-        self.target_seams = cast("TargetSeams", target)
-        self.run: RunContext = self.target_seams.run
-        self._seen_columns: set[str] = set()
+        self.target = target
+        self.run: RunContext = cast("HasRunContext", target).run
+        # The SDK parses date-time strings into datetimes by `self.schema` before each
+        # `process_record`, and ends the run on one it cannot parse. Our own checks
+        # (validation.py) read dates as the tap wrote them and refuse just the record with a
+        # bad one, so the schema that step reads declares no property. The tap's schema stays
+        # in `original_schema` (what the SDK compares on a new SCHEMA message), and the
+        # schema check above was built from it.
+        self.schema = {"type": "object", "properties": {}, "additionalProperties": True}
+        self.pending: dict[str, Pending] = {}  # this batch's items, by key
+        self.seen_columns: set[str] = set()
         # Checked on every record: computed once (settings and key do not change in a run).
-        self._full_at = self.max_size
-        self._key_columns = frozenset(self.key_properties)
-        self._received = self.run.records_received.setdefault(stream_name, [0])
+        self.full_at = self.max_size
+        self.received = self.run.records_received.setdefault(stream_name, [0])
+
+    @override
+    def setup(self) -> None:
+        super().setup()
+        earlier = self.run.sinks.get(self.stream_name)
+        if earlier is not None:
+            # A new SCHEMA retired the earlier sink of this stream. The SDK keeps its records
+            # until the next full drain, so this sink's first full batch would overtake them:
+            # send them now, before any newer record.
+            self.target.drain_one(earlier)
+        self.run.sinks[self.stream_name] = self
 
     @cached_property
     @override
@@ -93,16 +149,24 @@ class RecotapSink(BatchSink):
         """The `validate_records` setting; off unless asked for (see its description)."""
         return bool(self.config.get("validate_records", False))
 
+    @property
     @override
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: `_sdc_` columns are not sent (`add_record_metadata` is not offered).
+
+        The SDK reads this per record; the default reads the setting through a fresh
+        read-only view of the config each time.
+        """
+        return False
+
     @override
-    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
-        # The SDK's version logs a traceback before raising; with `validate_records: true` an
-        # invalid record is an expected outcome, refused with its reason by the record path.
-        # Date-time values are kept as the tap wrote them: the SDK's parser would end the whole
-        # run on one malformed date; our own check (validation.py) refuses just that record.
-        if self._validator is not None:
-            self._validator.validate(record)  # raises InvalidRecord
-        return record
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        if not self.validate_schema:
+            return None
+        self.schema_check = SchemaCheck(
+            self.schema, validate_formats=self.validate_field_string_format
+        )
+        return self.schema_check
 
     @property
     @override
@@ -114,31 +178,31 @@ class RecotapSink(BatchSink):
     @property
     @override
     def is_full(self) -> bool:
-        return self.current_size >= self._full_at
-
-    @override
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
-        if not record.keys() >= self._key_columns:
-            super()._singer_validate_message(record)  # raises, naming the missing key
+        return self.current_size >= self.full_at
 
     # Step 1: build one item per record (validate, normalise, route columns).
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        self._received[0] += 1
+        if self.schema_check is not None:
+            mismatch = self.schema_check.problem(record)
+            if mismatch is not None:
+                self.refuse(record, f"does not match its SCHEMA: {mismatch}")
+                return
+        self.received[0] += 1
         self.warn_unknown_columns(record)
         try:
             item = self.build_item(record)
         except InvalidRecordError as invalid:
             self.refuse(record, str(invalid))
             return
-        pending: dict[str, Pending] = context.setdefault("pending", {})
+        pending = self.pending
         key = str(item[self.key_field])
         if key in pending:  # same key twice in one batch: one API item (later wins)
             earlier = pending.pop(key)
             item = self.merge(earlier.item, item)
             self.warn_superseded(earlier, record, key)
-        pending[key] = Pending(key, item, record, self._received[0])
+        pending[key] = Pending(key, item, record, self.received[0])
 
     def warn_superseded(self, earlier: Pending, record: dict[str, Any], key: str) -> None:
         """One WARNING per record whose values a later record of the same key replaces."""
@@ -147,7 +211,7 @@ class RecotapSink(BatchSink):
             "%s: record %s supersedes record %s: same %s %s in one batch, so one item is "
             "sent and the later record's values win%s",
             self.stream_name,
-            self.name_record(self._received[0], record),
+            self.name_record(self.received[0], record),
             self.name_record(earlier.position, earlier.record),
             self.key_field,
             key,
@@ -184,10 +248,10 @@ class RecotapSink(BatchSink):
 
     def warn_unknown_columns(self, record: Mapping[str, Any]) -> None:
         """Warn once per stream about columns the API has no place for (they are dropped)."""
-        new = record.keys() - self._seen_columns  # almost always empty: one set operation
-        if not new:
+        if self.seen_columns.issuperset(record):  # almost always: no new column
             return
-        self._seen_columns.update(new)
+        new = record.keys() - self.seen_columns
+        self.seen_columns.update(new)
         unknown = [column for column in new if not self.known_column(column)]
         if unknown:
             self.logger.warning(
@@ -204,7 +268,8 @@ class RecotapSink(BatchSink):
         if "records" in context:  # the records of a BATCH message's file, as the SDK read them
             self.take_batch_file(context["records"])
             return
-        batch = list(context.get("pending", {}).values())
+        batch = list(self.pending.values())
+        self.pending = {}
         if not batch:
             return
         if self.run.dry_run:
@@ -228,11 +293,50 @@ class RecotapSink(BatchSink):
     def take_batch_file(self, records: list[dict[str, Any]]) -> None:
         """Records of a BATCH file take the RECORD path: checked, refused or sent one by one.
 
-        singer-sdk reads the file and hands over all its records at once; without this they
-        were never sent (this sink's batches are built record by record). They join the records
-        this sink holds, in input order, so a later write of a key still wins.
+        singer-sdk reads the file (`process_batch_files`) and hands over all its records at
+        once, without its stream map; without this they were never sent (this sink's batches
+        are built record by record). They join the records this sink holds, in input order, so
+        a later write of a key still wins.
         """
-        self.target_seams.take_batch_records(self, records)
+        stream_map = self.stream_map()
+        for raw in records:
+            record = stream_map.transform(raw)
+            if record is not None:  # None: filtered out by the stream map
+                self.take_file_record(record)
+
+    def stream_map(self) -> StreamMap:
+        """The one stream map whose output is this stream (BATCH records go through it)."""
+        maps = [
+            stream_map
+            for stream_maps in self.target.mapper.stream_maps.values()
+            for stream_map in stream_maps
+            if stream_map.stream_alias == self.stream_name
+        ]
+        if len(maps) != 1:
+            message = (
+                f"A BATCH message for {self.stream_name!r} cannot be mapped: {len(maps)} stream "
+                "maps write to that stream, so which one its records went through is unknown. "
+                "Send RECORD messages for it, or give each source stream its own alias."
+            )
+            raise ValueError(message)
+        return maps[0]
+
+    def take_file_record(self, record: dict[str, Any]) -> None:
+        """What singer-sdk does for a RECORD message after the stream map, in the same order."""
+        if self.schema_check is not None:
+            self.schema_check.validate(record)
+        record = self.preprocess_record(record, {})
+        missing = [key for key in self.key_properties if key not in record]
+        if missing:  # the SDK's check of a RECORD, with its error
+            message = (
+                f"Record is missing one or more key_properties. \nKey Properties: "
+                f"{list(self.key_properties)}, Record Keys: {list(record)}"
+            )
+            raise MissingKeyPropertiesError(message)
+        self.tally_record_read()
+        self.process_record(record, {})
+        if self.is_full:
+            self.target.drain_one(self)
 
     def after_dry_run(self, batch: list[Pending]) -> None:
         """Hook: what a dry run must pretend happened (e.g. custom fields now exist)."""
@@ -270,12 +374,21 @@ class RecotapSink(BatchSink):
         if not isinstance(results, list):
             reason = f"Recotap's answer confirms nothing (no results list): {data!r:.200}"
             return [Outcome(p, FAILED, reason) for p in batch]
-        if len(results) == len(batch) and all(
-            isinstance(r, dict) and self.same_key(r.get(self.key_field), p.key)
-            for r, p in zip(results, batch, strict=True)
-        ):
+        if len(results) == len(batch) and self.keys_in_order(batch, results):
             return [self.read_result(p, r) for p, r in zip(batch, results, strict=True)]
         return self.read_results_by_key(batch, results)
+
+    def keys_in_order(self, batch: list[Pending], results: list[Any]) -> bool:
+        """Whether `results[i]` is a result carrying the key of `batch[i]`, for every i."""
+        field = self.key_field
+        if all(type(r) is dict for r in results) and [r.get(field) for r in results] == [
+            p.key for p in batch
+        ]:
+            return True  # the usual answer: each key echoed exactly as sent
+        return all(
+            isinstance(r, dict) and self.same_key(r.get(field), p.key)
+            for r, p in zip(results, batch, strict=True)
+        )
 
     def read_results_by_key(self, batch: list[Pending], results: list[Any]) -> list[Outcome]:
         """Each item's result found by its normalised key; missing or ambiguous ones fail."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from recotap_client.endpoints import RecotapAPI
 from target_recotap.failures import RunReport
@@ -63,16 +63,11 @@ class RunContext:
     # Records received per stream, in a one-item list each sink of the stream shares (a schema
     # change replaces the sink): how logs number a record. Main thread only.
     records_received: dict[str, list[int]] = field(default_factory=dict)
+    # The sink that receives each stream's records now (a schema change replaces it).
+    sinks: dict[str, Sink] = field(default_factory=dict)
 
 
 class HasRunContext(Protocol):
     """A target that carries a `RunContext` (TargetRecotap)."""
 
     run: RunContext
-
-
-class TargetSeams(HasRunContext, Protocol):
-    """What a sink asks of its target besides the run context (TargetRecotap)."""
-
-    def take_batch_records(self, sink: Sink, records: list[dict[str, Any]]) -> None:
-        """Map, validate and hand over the records of a BATCH file, as RECORD messages."""

@@ -55,10 +55,10 @@ def ascii_domain(normalised: str) -> str:
 def iso8601(value: Any) -> str | None:
     """Return `value` as an ISO-8601 string, or None when it is not a date/datetime.
 
-    The SDK hands date-time fields over as `datetime` objects; stream maps and untyped schemas
-    hand over strings. A naive datetime is taken as UTC (Singer's date-time is RFC 3339, so a
-    missing offset almost always means UTC), and always sent with an explicit offset so the API
-    never has to guess.
+    Records hand dates over as the tap wrote them (strings); a stream map or a BATCH file read
+    by the SDK may hand over `date` / `datetime` objects. A naive datetime is taken as UTC
+    (Singer's date-time is RFC 3339, so a missing offset almost always means UTC), and always
+    sent with an explicit offset so the API never has to guess.
     """
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)

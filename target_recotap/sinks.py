@@ -61,9 +61,10 @@ class AccountsSink(RecotapSink):
 
     @override
     def build_item(self, record: dict[str, Any]) -> dict[str, Any]:
-        item = super().build_item(record)
-        others = record.keys() - self.specs.keys()
-        mapped = self.mapped_custom_fields(record, others) if others else {}
+        item = validation.build_item(record, self.specs)
+        # Columns besides the API's fields may be custom-field keys (usually there are none).
+        others = () if self.specs.keys() >= record.keys() else record.keys() - self.specs.keys()
+        mapped = self.mapped_custom_fields(record, set(others)) if others else {}
         if "customFields" not in item and not mapped:
             return item  # the usual case
         # §4.2: a key sent is written, so a null would clear the value stored in Recotap. A NULL

@@ -11,17 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import _ConfigInput
-from singer_sdk.target_base import Target
 
 from recotap_client.endpoints import RecotapAPI
-from recotap_client.settings import InsecureAPIURLError
 from recotap_plugin_common.settings import CONNECTION_SETTINGS
 from recotap_plugin_common.settings_check import SettingsCheck
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, FailedRecordsPathError, RunReport
 from target_recotap.in_flight import InFlightBatches
-from target_recotap.record_path import LeanRecordPath
+from target_recotap.sdk_seams import StateAfterConfirmation
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
 
 if sys.version_info >= (3, 12):
@@ -30,7 +27,6 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
     from pathlib import PurePath
     from types import FrameType
 
@@ -56,8 +52,14 @@ class StoppedBySignalError(SystemExit):
         self.signal_name = signal.Signals(signum).name
 
 
-class TargetRecotap(SettingsCheck, LeanRecordPath):
+class TargetRecotap(SettingsCheck, StateAfterConfirmation):
     """Push accounts, deals, sales activities, custom fields, external ids and deal stages."""
+
+    # The instance `Target.invoke` made last (the command line makes one): `invoke` reads its
+    # exit status, and finishes its run after a signal, once `listen` has returned or raised.
+    latest: ClassVar[TargetRecotap | None] = None
+    # Set by `invoke`: tune the garbage collector once the instance is built (see there).
+    tune_gc: ClassVar[bool] = False
 
     name = "target-recotap"
     package_name = "recotap-singer"
@@ -176,6 +178,15 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
         self._stop_on_signals()
         self.run = self._start_run()
         self.exit_code = 0
+        TargetRecotap.latest = self
+        if self.tune_gc:
+            # The SDK's imports and this start-up leave ~50,000 long-lived objects that every
+            # full garbage collection walks again while records stream through (~20% of the
+            # CPU per record). Nothing made so far is garbage we need back: move it out of the
+            # collector's sight. Records are freed by reference counting, not by the
+            # collector: run it less often (-7% instructions per record, callgrind).
+            gc.freeze()
+            gc.set_threshold(20_000, 50, 50)
 
     def _stop_on_signals(self) -> None:
         """Replace the SDK's SIGTERM/SIGINT handler, which drains and exits 0.
@@ -217,10 +228,8 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
         )
 
     def _start_run(self) -> RunContext:
-        try:
-            api = RecotapAPI.from_config(self.config, self.logger, user_agent="target-recotap")
-        except InsecureAPIURLError as error:
-            raise ConfigValidationError(str(error), errors=[str(error)]) from error
+        # The settings check (SettingsCheck) has already refused a non-https api_url.
+        api = RecotapAPI.from_config(self.config, self.logger, user_agent="target-recotap")
         failed_records = FailedRecordsFile(self.config.get("failed_records_path"))
         try:
             failed_records.check()
@@ -279,49 +288,26 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
         )
 
     @override
-    def get_sink(
-        self,
-        stream_name: str,
-        *,
-        record: dict[str, Any] | None = None,
-        schema: dict[str, Any] | None = None,
-        key_properties: Sequence[str] | None = None,
-    ) -> Sink:
-        existing = self._sinks_active.get(stream_name) if schema is not None else None
-        if existing is not None and (
-            existing.original_schema != schema or existing.key_properties != key_properties
-        ):
-            # The SDK keeps the old sink's records until the next full drain, so the new sink's
-            # first full batch would overtake them: send them now, before any newer record.
-            self.drain_one(existing)
-        return super().get_sink(
-            stream_name, record=record, schema=schema, key_properties=key_properties
-        )
-
-    @override
-    def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
-        super()._drain_all(sink_list, parallelism)
-        # drain_all emits the tap's STATE right after this: every batch handed to a worker
-        # must be confirmed by the API first. A background failure is raised here: no STATE.
+    def state_may_pass(self) -> bool:
+        # The SDK has just drained every sink: every batch handed to a worker must be confirmed
+        # by the API before the tap's STATE passes. A background failure is raised here: no STATE.
         self.run.in_flight.wait()
+        # A dry run wrote nothing, so passing the tap's state on would make Meltano skip this
+        # data on the next real run.
+        if self.run.dry_run:
+            self.logger.info("Dry run: not emitting STATE (nothing was written)")
+            return False
+        return True
 
     @override
     def process_endofpipe(self) -> None:
         try:
             super().process_endofpipe()
+            self.run.in_flight.wait()  # raises a background failure even when no STATE came
         finally:
             self.run.in_flight.close()
             self.run.api.close()
         self._log_summary()
-
-    @override
-    def _write_state_message(self, state: dict[str, Any]) -> None:
-        # A dry run wrote nothing, so passing the tap's state on would make Meltano skip this
-        # data on the next real run.
-        if self.run.dry_run:
-            self.logger.info("Dry run: not emitting STATE (nothing was written)")
-            return
-        super()._write_state_message(state)
 
     def _log_summary(self, *, complete: bool = True) -> None:
         report = self.run.report
@@ -354,42 +340,29 @@ class TargetRecotap(SettingsCheck, LeanRecordPath):
 
     @classmethod
     @override
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: _ConfigInput | None = None,
-        file_input: Any = None,
+    def invoke(
+        cls, *, about: bool = False, about_format: str | None = None, **options: Any
     ) -> None:
-        """Run the target; exit 1 at the very end if too many records failed.
+        """Run the target (`Target.invoke`), then exit 1 if too many records failed.
 
-        Same as `Target.invoke`, but it keeps the target instance to read its exit code: the
-        expected outcome "some records failed" gets a clear final log line, not a traceback.
+        The expected outcome "some records failed" gets a clear final log line, not a
+        traceback; so do a signal and an unwritable failed-records file.
         """
-        # Skip Target.invoke (it drops the instance) but keep PluginBase's --about handling.
-        super(Target, cls).invoke(about=about, about_format=about_format)
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
-        # The SDK's imports leave ~50,000 long-lived objects that every full garbage collection
-        # walks again while records stream through (~20% of the CPU per record). Nothing made so
-        # far is garbage we need back: move it out of the collector's sight (command line only).
-        # Records are freed by reference counting, not by the collector: run it less often
-        # (-7% instructions per record, measured with callgrind).
-        gc.freeze()
-        gc.set_threshold(20_000, 50, 50)
+        TargetRecotap.tune_gc = True  # the command line only: tests keep the defaults
+        TargetRecotap.latest = None
         try:
-            target.listen(file_input)
+            super().invoke(about=about, about_format=about_format, **options)
         except StoppedBySignalError as stop:
-            target.finish_after_signal(stop)
+            if TargetRecotap.latest is not None:
+                TargetRecotap.latest.finish_after_signal(stop)
             raise
         except FailedRecordsPathError:
             # Logged where it happened, with the record and what to do: no traceback needed.
-            target.run.in_flight.close()
+            if TargetRecotap.latest is not None:
+                TargetRecotap.latest.run.in_flight.close()
             sys.exit(1)
-        if target.exit_code:
-            sys.exit(target.exit_code)
+        if TargetRecotap.latest is not None and TargetRecotap.latest.exit_code:
+            sys.exit(TargetRecotap.latest.exit_code)
 
 
 if __name__ == "__main__":

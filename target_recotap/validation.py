@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from target_recotap.records import ascii_domain, is_number, iso8601, json_ready, normalise_domain
@@ -67,29 +68,32 @@ def _build_object(
     item: dict[str, Any] = {}
     for name, spec in specs.items():
         value = source.get(name)
-        # An empty or blank string is no value: never sent, and missing when required.
-        if value is None or value == "" or (type(value) is str and value.isspace()):
+        if type(value) is str:
+            # An empty or blank string is no value: never sent, and missing when required.
+            if not value or value.isspace():
+                if spec.required:
+                    problems.append(f"{path}{name} is required")
+                continue
+            if spec.kind == "string":  # the usual case: nothing to check
+                item[name] = value
+                continue
+        elif value is None:
             if spec.required:
                 problems.append(f"{path}{name} is required")
             continue
-        if type(value) is str and spec.kind == "string":  # the usual case: nothing to check
-            item[name] = value
-            continue
-        cleaned = _clean(value, spec, f"{path}{name}", problems)
+        if spec.kind in _OBJECTS:
+            cleaned = _clean_objects(value, spec, f"{path}{name}", problems)
+        else:
+            cleaned, problem = _SCALARS[spec.kind](value, spec)
+            if problem:
+                problems.append(f"{path}{name} {problem} (got {value!r})")
+                continue
         if cleaned is not None:
             item[name] = cleaned
     return item
 
 
-def _clean(value: Any, spec: Spec, where: str, problems: list[str]) -> Any:
-    """Return the normalised value, or append a problem and return None."""
-    if spec.kind in {"list", "nested"}:
-        return _clean_objects(value, spec, where, problems)
-    cleaned, problem = _SCALARS[spec.kind](value, spec)
-    if problem:
-        problems.append(f"{where} {problem} (got {value!r})")
-        return None
-    return cleaned
+_OBJECTS = frozenset({"list", "nested"})  # kinds holding objects checked field by field
 
 
 def _clean_objects(value: Any, spec: Spec, where: str, problems: list[str]) -> Any:
@@ -149,12 +153,8 @@ def _bool(value: Any, _spec: Spec) -> _Checked:
 
 
 def _strings(value: Any, _spec: Spec) -> _Checked:
-    ok = isinstance(value, list) and all(map(_is_str, value))
+    ok = isinstance(value, list) and all(map(isinstance, value, repeat(str)))
     return (list(value), None) if ok else (None, "must be a list of strings")
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
 
 
 def _object(value: Any, _spec: Spec) -> _Checked:

@@ -99,3 +99,20 @@ def test_batch_records_go_through_the_stream_map_like_records(harness, sandbox, 
 
     assert result.exit_code == 0, result.stderr
     assert _stored(sandbox) == {f"mapped{i}.batch.example.org": f"M {i}" for i in range(3)}
+
+
+def test_a_batch_record_without_its_key_property_stops_the_run_as_a_record_does(
+    harness, sandbox, tmp_path
+):
+    rows = [{"domain": "keyed.batch.example.org", "name": "Keyed"}, {"name": "No domain"}]
+    messages = [
+        harness.schema("accounts", ["domain", "name"], key=["domain"]),
+        _batch_message("accounts", [_batch_file(tmp_path, "k.jsonl", rows, gz=False)], gz=False),
+        harness.state({"bookmarks": {"accounts": {"replication_key_value": "keys"}}}),
+    ]
+
+    result = harness.cli(messages)
+
+    assert result.exit_code == 1
+    assert "Record is missing one or more key_properties" in result.stderr
+    assert result.states == []  # nothing after the bad record is confirmed

@@ -59,7 +59,8 @@ def test_sales_activities_in_batches_of_50_and_a_re_run_is_idempotent(harness, s
 
     assert first.counts("sales_activities") == {"created": 120}
     batches = sandbox.admin.stats()["batch_sizes"]["POST /api/v1/sales-activities"]
-    assert batches == [50, 50, 20, 50, 50, 20]
+    # Sorted: batches in flight together may reach the sandbox in either order.
+    assert sorted(batches) == [20, 20, 50, 50, 50, 50]
     assert second.exit_code == 0
     assert second.failed == []
     assert "120 existing" in second.stderr
@@ -159,7 +160,8 @@ def test_deal_stages_resend_without_existing_pipelines_after_a_409(harness, sand
 def test_deal_stages_go_in_batches_of_20(harness, sandbox):
     harness.run(harness.stream("deal_stages", [_pipeline(f"p{i}") for i in range(45)]))
 
-    assert sandbox.admin.stats()["batch_sizes"]["POST /api/v1/deal-stages"] == [20, 20, 5]
+    batches = sandbox.admin.stats()["batch_sizes"]["POST /api/v1/deal-stages"]
+    assert sorted(batches) == [5, 20, 20]  # batches in flight together may arrive either way
 
 
 def test_a_dry_run_knows_the_key_a_new_field_label_with_spaces_will_get(harness, sandbox, caplog):
