@@ -102,7 +102,12 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
     ),
     "paging": (
         "recotap_client/paging.py",
-        ["tests/tap/test_tap_pagination.py", "tests/tap/test_tap_page_reading.py", "tests/hostile"],
+        [
+            "tests/client/test_paging.py",
+            "tests/tap/test_tap_pagination.py",
+            "tests/tap/test_tap_page_reading.py",
+            "tests/hostile",
+        ],
     ),
     "in_flight": (
         "target_recotap/in_flight.py",
