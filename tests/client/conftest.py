@@ -7,7 +7,10 @@ suite (tests/hostile/) already checks through the plugins' command lines.
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,21 +21,37 @@ from tests.hostile.hostile_server import HostileServer
 API_KEY = "client-test-key-0123456789"
 
 
+def _reset(server: HostileServer) -> HostileServer:
+    with server._lock:  # a helper of the tests: no public reset, and no other user of it
+        server._routes.clear()
+        server.requests.clear()
+    return server
+
+
+# One server of each kind for all these tests: stopping one takes half a second (its poll
+# interval), longer than most of these tests.
 @pytest.fixture(scope="session")
-def _one_hostile_server() -> Iterator[HostileServer]:
-    # One server for all these tests: stopping one takes half a second (its poll interval).
+def _hostile_server() -> Iterator[HostileServer]:
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _elsewhere_server() -> Iterator[HostileServer]:
     with HostileServer() as server:
         yield server
 
 
 @pytest.fixture
-def hostile(_one_hostile_server: HostileServer) -> HostileServer:
+def hostile(_hostile_server: HostileServer) -> HostileServer:
     """A hostile server standing in for the Recotap API, with no route and no request yet."""
-    server = _one_hostile_server
-    with server._lock:  # a helper of the tests: no public reset, and no other user of it
-        server._routes.clear()
-        server.requests.clear()
-    return server
+    return _reset(_hostile_server)
+
+
+@pytest.fixture
+def elsewhere(_elsewhere_server: HostileServer) -> HostileServer:
+    """A second origin: where a redirect points; nothing may reach it."""
+    return _reset(_elsewhere_server)
 
 
 @pytest.fixture
@@ -41,3 +60,51 @@ def session(hostile: HostileServer) -> Iterator[RecotapSession]:
     client = RecotapSession(hostile.api_url, API_KEY, retry=RetryPolicy(max_tries=1), timeout=5)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> Path:
+    """A self-signed certificate (and its key, in the same file) for 127.0.0.1."""
+    pem = tmp_path_factory.mktemp("tls") / "server.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(pem),
+            "-out",
+            str(pem),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return pem
+
+
+@pytest.fixture(scope="session")
+def _tls_server(certificate) -> Iterator[HostileServer]:
+    server = HostileServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    # A test helper: the hostile server speaks plain HTTP; this one answers over TLS.
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def tls(_tls_server) -> tuple[HostileServer, str]:
+    """A hostile server over TLS, and its https api_url."""
+    return _reset(_tls_server), _tls_server.api_url.replace("http://", "https://")

@@ -122,8 +122,14 @@ def test_a_repeated_cursor_fails_the_walk_naming_it_and_the_pages_read(hostile, 
         ({"hasNextPage": None}, "hasNextPage is null, not true or false"),
         ({"hasNextPage": 1}, "hasNextPage is 1, not true or false"),
         ({"hasNextPage": False, "nextCursor": 7}, "nextCursor is 7, not a string"),
-        ({"hasNextPage": False, "syncTimestamp": 1700000000}, "syncTimestamp is 1700000000, not a time"),
-        ({"hasNextPage": False, "syncTimestamp": "yesterday"}, 'syncTimestamp is "yesterday", not a time'),
+        (
+            {"hasNextPage": False, "syncTimestamp": 1700000000},
+            "syncTimestamp is 1700000000, not a time",
+        ),
+        (
+            {"hasNextPage": False, "syncTimestamp": "yesterday"},
+            'syncTimestamp is "yesterday", not a time',
+        ),
         (
             {"hasNextPage": "x" * 70},
             f'hasNextPage is "{"x" * 56}..., not true or false',  # 60 characters shown at most
@@ -212,7 +218,7 @@ def test_a_page_with_records_resets_the_count_of_empty_pages(hostile, session):
             "b": page([{"id": 1}], True, "c"),
             "c": page([], True, "d"),
             "d": page([], True, "e"),
-            "e": page([ {"id": 2}], False),
+            "e": page([{"id": 2}], False),
         },
     )
 
