@@ -130,9 +130,14 @@ def test_a_repeated_cursor_fails_the_walk_naming_it_and_the_pages_read(hostile, 
             {"hasNextPage": False, "syncTimestamp": "yesterday"},
             'syncTimestamp is "yesterday", not a time',
         ),
+        # A wrong value is quoted up to 60 characters (its JSON text), then cut.
         (
-            {"hasNextPage": "x" * 70},
-            f'hasNextPage is "{"x" * 56}..., not true or false',  # 60 characters shown at most
+            {"hasNextPage": "x" * 58},
+            f'hasNextPage is "{"x" * 58}", not true or false',
+        ),
+        (
+            {"hasNextPage": "x" * 59},
+            f'hasNextPage is "{"x" * 56}..., not true or false',
         ),
     ],
 )
@@ -248,6 +253,8 @@ def test_a_restarted_walk_accepts_cursors_and_empty_pages_the_previous_walk_saw(
         ("2026-05-01T10:00:00z", datetime(2026, 5, 1, 10, tzinfo=UTC)),
         ("2026-05-01T10:00:00", datetime(2026, 5, 1, 10, tzinfo=UTC)),
         ("2026-05-01", datetime(2026, 5, 1, tzinfo=UTC)),
+        # Python reads a Z after a time itself, not after a bare date.
+        ("2026-05-01Z", datetime(2026, 5, 1, tzinfo=UTC)),
         (
             "2026-05-01T10:00:00+02:00",
             datetime(2026, 5, 1, 10, tzinfo=timezone(timedelta(hours=2))),
