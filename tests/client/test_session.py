@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -65,25 +67,29 @@ def _no_proxy_environment(monkeypatch) -> None:
 def test_a_session_from_config_sends_the_key_user_agent_and_query_and_logs_each_request(
     hostile, caplog
 ):
-    hostile.always("GET", "/segments", Reply.envelope(DATA))
+    page = {"data": [{"id": 1}], "hasNextPage": False, "nextCursor": None}
+    hostile.always("GET", "/segments", Reply.envelope(page))
     config = {"api_url": hostile.api_url + "/", "api_key": f" {API_KEY}\n", "max_retries": 1}
     logger = logging.getLogger("tap-recotap.client-test")
     session = session_from_config(config, user_agent="tap-recotap", logger=logger)
 
     with caplog.at_level(logging.DEBUG, logger="tap-recotap.client-test"):
-        assert session.get("/segments", {"limit": 1}) == DATA
+        assert session.get("/segments", {"limit": 1}) == page
+        assert session.get_page("/segments", {"limit": 1})[0].records == [{"id": 1}]
 
-    (request,) = hostile.requests_to("GET", "/segments")
-    assert request.query == {"limit": ["1"]}
-    headers = headers_of(request)
-    assert (headers["X-Api-Key"], headers["User-Agent"]) == (API_KEY, "tap-recotap")
-    assert headers["Accept"].lower() == "application/json"
-    assert "Content-Type" not in headers
-    assert request.body == b""
-    (line,) = [r for r in caplog.records if r.name == "tap-recotap.client-test"]
-    took = re.fullmatch(r"GET /segments -> 200 in (\d+\.\d{3}) s", line.getMessage())
-    assert took is not None, line.getMessage()
-    assert float(took.group(1)) < 60  # the time the request took, not a clock reading
+    for request in hostile.requests_to("GET", "/segments"):
+        assert request.query == {"limit": ["1"]}
+        headers = headers_of(request)
+        assert (headers["X-Api-Key"], headers["User-Agent"]) == (API_KEY, "tap-recotap")
+        assert headers["Accept"].lower() == "application/json"
+        assert "Content-Type" not in headers
+        assert request.body == b""
+    lines = [r.getMessage() for r in caplog.records if r.name == "tap-recotap.client-test"]
+    assert len(lines) == 2  # one per request, a page's too
+    for line in lines:
+        took = re.fullmatch(r"GET /segments -> 200 in (\d+\.\d{3}) s", line)
+        assert took is not None, line
+        assert float(took.group(1)) < 60  # the time the request took, not a clock reading
     session.close()
 
 
@@ -229,6 +235,17 @@ def _streamed(hostile: HostileServer, reply: Reply) -> requests.Response:
     return requests.get(f"{hostile.api_url}/segments", stream=True, timeout=30)
 
 
+def test_a_body_is_read_whole_while_its_deadline_is_ahead(hostile):
+    response = _streamed(hostile, Reply.envelope(DATA))
+
+    # Under a second left is still time left.
+    assert json.loads(read_body_by(response, time.monotonic() + 0.5, 0.5)) == {
+        "statusCode": 200,
+        "message": "Success",
+        "data": DATA,
+    }
+
+
 def test_a_body_is_not_read_once_its_deadline_has_passed(hostile):
     response = _streamed(hostile, Reply.envelope(DATA))
 
@@ -343,3 +360,45 @@ def test_netrc_credentials_are_never_sent(hostile, tmp_path, monkeypatch):
 
     assert session.get("/segments") == DATA
     assert "Authorization" not in headers_of(hostile.requests[0])
+
+
+@pytest.fixture
+def tls_broken_mid_body(certificate) -> Iterator[str]:
+    """A TLS server whose answer breaks off in a record that cannot be decrypted: its api_url."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with context.wrap_socket(connection, server_side=True) as tls_connection:
+            tls_connection.recv(65536)
+            tls_connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b'{"da')
+            # An application-data record written around TLS: its authentication fails.
+            os.write(tls_connection.fileno(), b"\x17\x03\x03\x00\x20" + bytes(range(32)))
+            time.sleep(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}/api/v1"
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_a_tls_error_in_the_middle_of_a_body_is_retried_then_named(
+    tls_broken_mid_body, certificate, monkeypatch
+):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    session = RecotapSession(
+        tls_broken_mid_body, API_KEY, retry=RetryPolicy(max_tries=1), timeout=5
+    )
+
+    message = final_error(session)
+    host_port = tls_broken_mid_body.removeprefix("https://").removesuffix("/api/v1")
+    assert message.startswith(
+        f"Recotap still failing after 1 attempts: the connection to {host_port} broke during "
+        "GET /api/v1/segments: "
+    ), message
+    assert message.endswith(
+        "Check api_url, DNS, proxy and firewall settings, or whether the API is down."
+    )
