@@ -77,7 +77,9 @@ def test_a_session_from_config_sends_the_key_user_agent_and_query_and_logs_each_
         assert session.get("/segments", {"limit": 1}) == page
         assert session.get_page("/segments", {"limit": 1})[0].records == [{"id": 1}]
 
-    for request in hostile.requests_to("GET", "/segments"):
+    sent = hostile.requests_to("GET", "/segments")
+    assert len(sent) == 2
+    for request in sent:
         assert request.query == {"limit": ["1"]}
         headers = headers_of(request)
         assert (headers["X-Api-Key"], headers["User-Agent"]) == (API_KEY, "tap-recotap")
