@@ -94,15 +94,30 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
     ),
     "answers": (
         "recotap_client/answers.py",
-        ["tests/test_http_policy.py", "tests/tap/test_tap_errors.py", "tests/hostile"],
+        [
+            "tests/client/test_answers.py",
+            "tests/test_http_policy.py",
+            "tests/tap/test_tap_errors.py",
+            "tests/hostile",
+        ],
     ),
     "session": (
         "recotap_client/session.py",
-        ["tests/test_http_policy.py", "tests/target/test_target_reliability.py", "tests/hostile"],
+        [
+            "tests/client",
+            "tests/test_http_policy.py",
+            "tests/target/test_target_reliability.py",
+            "tests/hostile",
+        ],
     ),
     "paging": (
         "recotap_client/paging.py",
-        ["tests/tap/test_tap_pagination.py", "tests/tap/test_tap_page_reading.py", "tests/hostile"],
+        [
+            "tests/client/test_paging.py",
+            "tests/tap/test_tap_pagination.py",
+            "tests/tap/test_tap_page_reading.py",
+            "tests/hostile",
+        ],
     ),
     "in_flight": (
         "target_recotap/in_flight.py",
