@@ -24,6 +24,8 @@ from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _STDERR_TAIL = 2000
+#: How much of the measured program's stdout is read at a time (it is only drained, not kept).
+_DRAIN_BYTES = 1 << 16
 # Run with `python -I -S -c`: no site-packages, nothing imported but os, sys and time.
 _LAUNCHER = """
 import os, sys, time
@@ -79,15 +81,17 @@ def run_measured(
     ):
         result = Path(scratch) / "usage"
         launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *argv]
-        subprocess.run(
-            launcher,
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=env,
-            cwd=cwd,
-            check=True,
-        )
+        # stdout is a pipe that this process drains, as the next program of a pipeline (or
+        # Meltano) does: writing into a pipe costs what users pay (one system call per
+        # unbuffered write, the reader woken), which /dev/null would hide.
+        with subprocess.Popen(
+            launcher, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=cwd
+        ) as process:
+            drain = process.stdout
+            while drain is not None and drain.read(_DRAIN_BYTES):
+                pass
+        if process.returncode != 0:
+            raise subprocess.CalledProcessError(process.returncode, launcher)
         wall, user, system, max_rss, code = result.read_text().split()
         tail = b""
         if int(code) != 0:

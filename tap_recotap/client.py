@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream, metrics
@@ -19,6 +20,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from recotap_client.paging import list_pages
 from recotap_client.read_ahead import ReadAhead
+from tap_recotap.output import RecordBlockWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -59,6 +61,7 @@ class RecotapStream(Stream):
     ) -> None:
         super().__init__(tap, schema=schema)
         self.session = session
+        self.output = tap.message_writer
         self._undeclared_warned: set[frozenset[str]] = set()
 
     @property
@@ -94,13 +97,21 @@ class RecotapStream(Stream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         pages = self._timed(self.pages(context))
-        if not self.read_ahead:
+        with ExitStack() as stack:
+            if self.read_ahead:
+                pages = stack.enter_context(ReadAhead(pages, name=f"{self.name}-read-ahead"))
             for page in pages:
                 yield from self.page_records(page)
-            return
-        with ReadAhead(pages, name=f"{self.name}-read-ahead") as ahead:
-            for page in ahead:
-                yield from self.page_records(page)
+                # Here the SDK has written the page's records; they reach stdout before the wait
+                # for the next page (the writer holds RECORD lines in a block). A run that ends
+                # mid-page (a failure, a signal) may leave some unwritten: no STATE covers them
+                # (a STATE writes the block out first), so the next run reads them again.
+                self._write_out()
+
+    def _write_out(self) -> None:
+        """Write the RECORD lines the tap's writer holds (tap_recotap/output.py) to stdout."""
+        if isinstance(self.output, RecordBlockWriter):
+            self.output.flush()
 
     def page_records(self, page: Page) -> Iterable[dict[str, Any]]:
         """The records of one page, as this stream yields them."""

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from recotap_client.errors import RecotapAPIError
@@ -19,6 +18,7 @@ from recotap_client.session import RecotapSession, session_from_config
 from recotap_client.settings import InvalidAPIKeyError
 from recotap_plugin_common.settings import CONNECTION_SETTINGS
 from recotap_plugin_common.settings_check import SettingsCheck
+from tap_recotap.output import RecordBlockWriter
 from tap_recotap.schemas import account_schema
 from tap_recotap.streams import (
     MAX_LIMIT,
@@ -52,8 +52,8 @@ class TapRecotap(SettingsCheck, Tap):
     # The accounts schema comes from the workspace's custom fields (§4.6): re-discover after
     # creating fields (Meltano caches catalogs: `--refresh-catalog`).
     dynamic_catalog = True
-    # The SDK's msgspec writer: several times cheaper per record than its default JSON writer.
-    message_writer_class: type[GenericSingerWriter[Any, Any]] = MsgSpecWriter
+    # The SDK's msgspec writer, RECORD lines written in blocks (tap_recotap/output.py).
+    message_writer_class: type[GenericSingerWriter[Any, Any]] = RecordBlockWriter
 
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,

@@ -7,6 +7,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
 from benchmarks.default_sdk_tap import DefaultSDKTapRecotap, SDKDefaults
+from tap_recotap.output import RecordBlockWriter
 from tap_recotap.tap import TapRecotap
 
 
@@ -52,7 +53,8 @@ def test_default_sdk_tap_is_the_production_tap_with_sdk_defaults(sandbox):
 
 def test_the_production_tap_reads_ahead_with_the_msgspec_writer_and_no_conformance(sandbox):
     tap = TapRecotap(config=_config(sandbox))
-    assert type(tap.message_writer) is MsgSpecWriter
+    assert type(tap.message_writer) is RecordBlockWriter
+    assert isinstance(tap.message_writer, MsgSpecWriter)
     for stream in tap.streams.values():
         assert stream.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.NONE, stream.name
         assert stream.read_ahead is True, stream.name

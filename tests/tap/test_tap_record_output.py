@@ -2,15 +2,20 @@
 
 The tap writes JSON-decoded records without type conformance (docs/tap.md "Performance"); these
 tests pin what the catalog still decides: unknown keys dropped, deselected properties left out,
-values never altered.
+values never altered; and that the block writer keeps every message, in order, in whole lines.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import sys
 
+from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 from tap_helpers import captured_stdout, parse_messages
 
+from tap_recotap.output import BLOCK_BYTES, RecordBlockWriter
 from tap_recotap.tap import TapRecotap
 
 
@@ -83,3 +88,57 @@ def test_a_custom_field_value_of_another_type_than_the_catalog_says_passes_uncha
     sent = {a["rtp_aid"]: a["customFields"]["INDUSTRY_C"] for a in sandbox.admin.dump()["accounts"]}
     assert {r["rtp_aid"]: r["customFields"]["INDUSTRY_C"] for r in records} == sent
     assert any(isinstance(value, str) for value in sent.values())
+
+
+def test_the_writer_keeps_records_until_a_state_and_then_writes_everything_in_order():
+    raw = io.BytesIO()
+    stdout, sys.stdout = sys.stdout, io.TextIOWrapper(raw, write_through=True)
+    try:
+        writer = RecordBlockWriter()
+        writer.write_message(SchemaMessage("accounts", {"type": "object"}, ["rtp_aid"]))
+        after_schema = raw.getvalue()
+        for n in range(3):
+            writer.write_message(RecordMessage("accounts", {"rtp_aid": str(n)}))
+        before_state = raw.getvalue()
+        writer.write_message(StateMessage({"bookmarks": {}}))
+        lines = raw.getvalue().decode().splitlines()
+    finally:
+        sys.stdout = stdout
+
+    assert json.loads(after_schema)["type"] == "SCHEMA"  # written at once
+    assert before_state == after_schema  # records wait for the next non-RECORD message
+    assert [json.loads(line)["type"] for line in lines] == ["SCHEMA", *["RECORD"] * 3, "STATE"]
+    assert [json.loads(line)["record"]["rtp_aid"] for line in lines[1:4]] == ["0", "1", "2"]
+
+
+class _Pipe(io.BytesIO):
+    """A stdout that records every write it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.writes.append(bytes(data))
+        return super().write(data)
+
+
+def test_the_writer_sends_records_in_whole_lines_no_larger_than_an_atomic_pipe_write():
+    pipe = _Pipe()
+    stdout, sys.stdout = sys.stdout, io.TextIOWrapper(pipe, write_through=True)
+    try:
+        writer = RecordBlockWriter()
+        record = {"rtp_aid": "x", "notes": "n" * 1000}
+        for _ in range(10):
+            writer.write_message(RecordMessage("accounts", record))
+        before_state = list(pipe.writes)
+        writer.write_message(StateMessage({"bookmarks": {}}))
+        writes = list(pipe.writes)
+    finally:
+        sys.stdout = stdout
+
+    # Full blocks go out without waiting for a STATE; a killed tap leaves no half line behind.
+    assert before_state
+    assert all(len(w) <= BLOCK_BYTES and w.endswith(b"\n") for w in writes)
+    lines = b"".join(writes).decode().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 10 + ["STATE"]
