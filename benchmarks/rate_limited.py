@@ -1,0 +1,227 @@
+"""Pushes against a rate-limited sandbox: fixed concurrency 1 and 4 beside the adaptive pace.
+
+    .venv/bin/python -m benchmarks.rate_limited [--records N] [--latency-ms L] [--limits 10,60,none]
+
+For each limit (requests per second per key, the sandbox's token bucket with its default burst
+of one second's worth; "none" = no limit) and each program, the target pushes N distinct
+accounts (100 per POST) into an empty workspace at L ms added latency. Throughput is accounts
+per second over the push as the sandbox saw it (first POST arriving to last answer leaving),
+so process start-up is not charged to the pace; the wall time is reported beside it. Without a
+limit the sequential raw loop (benchmarks/raw_target.py) runs too, for the speed-up goal.
+`python -m benchmarks` runs this after its own rows (see `rows` and `render`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.data import write_singer_file
+from recotap_sandbox.control import SandboxProcess
+
+API_KEY = "bench-key"
+POST_ACCOUNTS = "POST /api/v1/accounts"
+BIN = Path(sys.executable).parent
+# program -> target settings (None: the raw sequential loop)
+PROGRAMS: dict[str, dict[str, Any] | None] = {
+    "fixed 1": {"max_in_flight_batches": 1, "adaptive_concurrency": False},
+    "fixed 4": {"max_in_flight_batches": 4, "adaptive_concurrency": False},
+    "adaptive": {},  # the defaults
+    "raw loop": None,
+}
+_PACE_RE = re.compile(r"Summary write pace: (.*)$", re.MULTILINE)
+_SETTLED_RE = re.compile(r"(?:settled|fixed) at ([0-9.]+)")
+GOAL_SHARE = 0.90  # of the limit, in accounts per second
+GOAL_429 = 0.02  # of the requests
+GOAL_SPEED_UP = 3.5  # over the raw loop, without a limit
+
+
+@dataclass
+class Row:
+    """One push."""
+
+    limit_rps: float | None
+    program: str
+    records: int
+    wall_s: float = 0.0
+    busy_s: float = 0.0
+    requests: int = 0
+    rate_limited: int = 0
+    items_sent: int = 0
+    settled: str = ""
+    pace: str = ""
+    error: str | None = None
+
+    @property
+    def throughput(self) -> float:
+        """Accounts per second over the push."""
+        return self.items_sent / self.busy_s if self.busy_s > 0 else 0.0
+
+    @property
+    def share_429(self) -> float:
+        """Share of the requests answered 429."""
+        return self.rate_limited / self.requests if self.requests else 0.0
+
+
+def push(sandbox: SandboxProcess, config: Path, singer: Path, row: Row) -> None:
+    """Run one program on `singer` into an empty workspace; fill `row` from what the sandbox saw."""
+    sandbox.admin.reset(seed_accounts=0, seed=1)
+    settings = PROGRAMS[row.program]
+    if settings is None:
+        argv = [sys.executable, "-m", "benchmarks.raw_target", "--config", str(config)]
+    else:
+        base = json.loads(config.read_text(encoding="utf-8"))
+        run_config = config.with_name(f"config-{row.program.replace(' ', '-')}.json")
+        run_config.write_text(json.dumps({**base, **settings}), encoding="utf-8")
+        argv = [str(BIN / "target-recotap"), "--config", str(run_config)]
+    print(f"  rate-limited push: limit {row.limit_rps}, {row.program} ...", file=sys.stderr)
+    with singer.open("rb") as stdin, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        done = subprocess.run(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr)
+        row.wall_s = time.perf_counter() - started
+        stderr.seek(0)
+        log = stderr.read().decode("utf-8", "replace")
+    stats = sandbox.admin.stats()
+    row.requests = stats["requests"].get(POST_ACCOUNTS, 0)
+    row.rate_limited = sum(stats.get("rate_limited_by_key", {}).values())
+    row.items_sent = sum(stats["batch_sizes"].get(POST_ACCOUNTS, []))
+    row.busy_s = stats.get("busy_seconds", {}).get(POST_ACCOUNTS, 0.0)
+    pace = _PACE_RE.search(log)
+    row.pace = pace.group(1).strip() if pace else ""
+    settled = _SETTLED_RE.search(row.pace)
+    row.settled = settled.group(1) if settled else ("1" if settings is None else "")
+    if done.returncode != 0:
+        lines = [line for line in log.strip().splitlines() if line.strip()]
+        row.error = f"exit {done.returncode}: {lines[-1][:200] if lines else ''}"
+    elif row.items_sent != row.records:
+        row.error = f"the sandbox received {row.items_sent} accounts, not {row.records}"
+
+
+def rows(records: int, latency_ms: int, limits: list[float | None], workdir: Path) -> list[Row]:
+    """Every push: per limit, per program (the raw loop only without a limit)."""
+    singer = write_singer_file(workdir / f"accounts-{records}.singer", records)
+    result: list[Row] = []
+    with SandboxProcess(api_key=API_KEY, args=["--seed-accounts", "0"]) as sandbox:
+        config = workdir / "target-config.json"
+        config.write_text(
+            json.dumps({"api_key": API_KEY, "api_url": sandbox.api_url, "upsert": True}),
+            encoding="utf-8",
+        )
+        for limit in limits:
+            for program in PROGRAMS:
+                if program == "raw loop" and limit is not None:
+                    continue
+                # Set anew before each push: a fresh, full bucket for everyone.
+                sandbox.admin.set_faults(latency_ms=latency_ms, rate_limit_rps=limit)
+                row = Row(limit, program, records)
+                push(sandbox, config, singer, row)
+                result.append(row)
+    return result
+
+
+def goals(result: list[Row]) -> list[tuple[str, str, str, bool]]:
+    """(goal, limit, measured, met) for the adaptive rows."""
+    checks: list[tuple[str, str, str, bool]] = []
+    by = {(row.limit_rps, row.program): row for row in result}
+    for (limit, program), row in by.items():
+        if program != "adaptive" or row.error:
+            continue
+        if limit is not None:
+            want = GOAL_SHARE * limit * 100
+            checks.append(
+                (
+                    f"adaptive throughput at {limit:g} requests/s",
+                    f">= {want:,.0f} accounts/s",
+                    f"{row.throughput:,.0f}",
+                    row.throughput >= want,
+                )
+            )
+            checks.append(
+                (
+                    f"adaptive 429 share at {limit:g} requests/s",
+                    f"<= {GOAL_429:.0%}",
+                    f"{row.share_429:.1%}",
+                    row.share_429 <= GOAL_429,
+                )
+            )
+            continue
+        fixed4, raw = by.get((None, "fixed 4")), by.get((None, "raw loop"))
+        if fixed4 and not fixed4.error:
+            checks.append(
+                (
+                    "adaptive vs fixed 4, no limit (wall)",
+                    "<= 1.00x",
+                    f"{row.wall_s / fixed4.wall_s:.3f}x",
+                    row.wall_s <= fixed4.wall_s,
+                )
+            )
+        if raw and not raw.error:
+            speed_up = raw.wall_s / row.wall_s
+            checks.append(
+                (
+                    "adaptive speed-up over the raw loop, no limit (wall)",
+                    f">= {GOAL_SPEED_UP:.2f}x",
+                    f"{speed_up:.3f}x",
+                    speed_up >= GOAL_SPEED_UP,
+                )
+            )
+    return checks
+
+
+def render(result: list[Row]) -> str:
+    """The rows and the goals as a plain-text table."""
+    lines = [
+        "rate-limited pushes (100 accounts per POST; throughput over the push as the sandbox "
+        "saw it)",
+        f"{'limit':>8} {'program':<9} {'accounts':>9} {'wall s':>7} {'push s':>7} "
+        f"{'acc/s':>7} {'POSTs':>6} {'429s':>5} {'429 %':>6} {'settled':>8}  status",
+    ]
+    for row in result:
+        limit = "none" if row.limit_rps is None else f"{row.limit_rps:g}/s"
+        lines.append(
+            f"{limit:>8} {row.program:<9} {row.records:>9,} {row.wall_s:>7.2f} "
+            f"{row.busy_s:>7.2f} {row.throughput:>7,.0f} {row.requests:>6} "
+            f"{row.rate_limited:>5} {row.share_429:>6.1%} {row.settled:>8}  "
+            f"{row.error or 'ok'}"
+        )
+    lines.append("")
+    for goal, want, got, met in goals(result):
+        lines.append(f"{goal:<52} {want:<20} {got:<10} {'PASS' if met else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def as_json(result: list[Row]) -> list[dict[str, Any]]:
+    """The rows for the results file."""
+    return [
+        {**asdict(row), "throughput": row.throughput, "share_429": row.share_429}
+        for row in result
+    ]
+
+
+def _limits(text: str) -> list[float | None]:
+    return [None if part == "none" else float(part) for part in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rate-limited pushes alone and print their table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.rate_limited")
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--limits", type=_limits, default=[10.0, 60.0, None])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="recotap-rate-") as workdir:
+        result = rows(args.records, args.latency_ms, args.limits, Path(workdir))
+    print(render(result))
+    return 0 if all(row.error is None for row in result) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
