@@ -4,28 +4,33 @@ Recotap documents no rate limit (docs/recotap-api.md §6), yet a workspace may h
 fastest push is the one that runs just under it, whatever it is. `AdaptiveConcurrency` finds it
 from the answers alone, the way TCP finds a link's capacity, and tells the sender two things:
 how many requests may be in flight (`in_flight_limit`) and how soon the next may start
-(`start_delay`). It holds a sending *rate*; the window (requests in flight) is that rate times
-the answer time of an unloaded request (`base_seconds`). A window below 1 means one request at
-a time with a pause after each: at 50 ms answers, 10 requests/s is a window of 0.5, which no
-whole number of threads can express.
+(`start_delay`). Once a limit was met it holds a sending *rate*; the window (requests in
+flight) is that rate times the answer time of an unloaded request (`base`). A window below 1
+means one request at a time with a pause after each: at 50 ms answers, 10 requests/s is a
+window of 0.5, which no whole number of threads can express.
 
 The rules, and why:
 
-- **Start**: two requests in flight, one more per round trip (TCP's additive increase) while
-  answers come back fast and without 429, up to the user's ceiling. Fast enough to fill the
-  ceiling in a few round trips where there is no limit.
-- **A 429 is a congestion event**: the rate is cut at once. A token-bucket limiter answers 429
-  exactly when its bucket is empty, so each 429 event is a moment when Recotap had nothing left
-  to give; between two such moments it admitted exactly its refill rate. The new rate is the
-  rate of admitted (non-429) answers since the previous event, a little under it (the limit,
-  measured); at the first event, with nothing to measure from, half the current rate. Every
-  429 answering a request sent before the cut belongs to the same event (it was sent at the
-  old rate) and cuts nothing more.
-- **Answer times climbing is a congestion event too** (a server queueing our requests): the
-  rate is scaled by base/observed answer time (a gradient rule), at most halved.
-- **After an event, probing**: the rate grows slowly at first and faster the longer the
-  answers stay clean (exponential growth whose rate itself grows with time), so the push sits
-  near a limit it has found for seconds, yet finds a limit that was lifted within ~10 s.
+- **Start**: two requests in flight, one more per round trip while answers come back fast and
+  without 429 (TCP's additive increase), up to the user's ceiling: where there is no limit the
+  ceiling is reached within a few round trips.
+- **A 429 is a congestion event**, and the rate is cut at once. A token-bucket limiter answers
+  429 exactly when its bucket is empty, so each 429 event is a moment when Recotap had nothing
+  left to give, and between two such moments it let through exactly what it refilled: the
+  rate of admitted (non-429) answers between them *is* the limit, measured. The new rate is a
+  little under it, so the bucket refills. At the first event there is nothing to measure from
+  yet: back to one request at a time (TCP Tahoe's restart after a loss), or half the rate if
+  that is lower. Every 429 to a request sent before the cut belongs to the same event (it was
+  sent at the old rate) and cuts nothing more.
+- **After a 429 event, probing** follows TCP CUBIC's curve, counted in answers rather than in
+  time: the rate climbs back to the measured limit (after the first event: to half the rate
+  it met) over `PLATEAU` answers, stays near it, then grows faster and faster (cubically)
+  with every further clean answer. A limit is thus re-tested about every couple of hundred
+  requests (a few 429s per thousand), and a lifted limit is left behind within a few hundred.
+- **Answer times climbing is a congestion event too** (a server queueing our requests): when
+  even the fastest of the last few answers took over twice the base, the pace is scaled by
+  base/that answer time (a gradient rule), at most halved,
+  at most once per round trip. Queueing is not a rate limit: growth goes on as before.
 
 The pause after a 429 itself (every request of the session waits out `Retry-After`) is the
 session's job (`session.PauseGate`); this class only decides the pace once it reopens.
@@ -45,22 +50,21 @@ RATE_LIMITED = 429
 # Requests in flight before the first answer: two, so that one slow first answer does not hold
 # everything up (TCP starts with more than one segment in flight too, RFC 3390).
 INITIAL_WINDOW = 2
-
-# Cut to this share of the measured admitted rate: just under the limit, so the bucket refills.
+# After a measured 429 event the rate restarts at this share of the measured limit.
 MEASURED_SHARE = 0.95
-# The cut at the first 429, when there is no earlier empty-bucket moment to measure from.
-FIRST_CUT = 0.5
-# An admitted rate is measured over at least this long (a shorter span is mostly noise).
+# A measurement spans at least this long (shorter: mostly the noise of a few answers).
 MIN_MEASURE_SECONDS = 0.5
-# An answer slower than SLOW_FACTOR x base + SLOW_MARGIN seconds means the server is queueing.
+# Answers it takes to climb back to the measured limit after a cut (CUBIC's K, in answers).
+PLATEAU = 80
+# The last SLOW_ANSWERS answers all slower than SLOW_FACTOR x base + SLOW_MARGIN seconds mean
+# the server is queueing our requests. (One slow answer means nothing: a busy machine, a
+# garbage collection, a slow item.)
+SLOW_ANSWERS = 5
 SLOW_FACTOR = 2.0
 SLOW_MARGIN = 0.020
-# Probing after an event: log(rate / rate at the event) grows as GROWTH_A*t + GROWTH_B*t**2.
-GROWTH_A = 0.02
-GROWTH_B = 0.006
 # The base answer time is the fastest of the last BASE_WINDOW clean answers.
 BASE_WINDOW = 50
-# Never slower than one request per this many seconds (a lower rate would only stall the run).
+# Never slower than one request per this many seconds.
 MAX_GAP_SECONDS = 5.0
 
 
@@ -68,8 +72,8 @@ MAX_GAP_SECONDS = 5.0
 class ConcurrencyReport:
     """What the run met, for its summary line."""
 
-    window: float  # requests in flight the current rate amounts to
-    rate: float | None  # requests per second it allows; None when not limited by pace
+    window: float  # requests in flight the current pace amounts to
+    rate: float | None  # requests per second it spaces starts by; None: the window alone
     mean_in_flight: float  # time-weighted mean of requests actually in flight
     rate_limited: int  # answers that were 429
     answers: int  # answers seen (429s included)
@@ -81,7 +85,7 @@ class AdaptiveConcurrency:
     """The pace of write requests: a thread-safe controller fed with every answer.
 
     `ceiling` is the most requests ever in flight (`max_in_flight_batches`). With
-    `adaptive=False` the limit is always the ceiling and nothing is paced (the old behaviour).
+    `adaptive=False` the limit is always the ceiling and nothing is paced (fixed concurrency).
     `clock` is injectable so tests can drive time.
     """
 
@@ -100,20 +104,20 @@ class AdaptiveConcurrency:
         self._started_at = now
         self._recent: deque[float] = deque(maxlen=BASE_WINDOW)  # clean answer times
         self._base: float | None = None
-        # Before the first event: the window grows by one per base answer time since `_since`.
-        self._found_limit = False
-        self._since = now  # when the current growth phase began (start, or the last event)
-        self._window_at_since = float(min(INITIAL_WINDOW, self.ceiling))
-        self._rate_at_since = 0.0  # requests/s set at the last event
-        self._event_at: float | None = None  # last congestion event (a moment with no tokens)
-        self._admitted_since_event = 0
+        # Before any 429: the window, growing by one per base answer time since `_grow_from`.
+        self._window_start = float(min(INITIAL_WINDOW, self.ceiling))
+        self._grow_from = now
+        # After a 429: the measured limit (requests/s) the rate climbs back to and beyond.
+        self._limit: float | None = None
+        self._depth = 1.0 - MEASURED_SHARE  # how far below `_limit` the curve starts
+        self._event_at: float | None = None  # the last congestion event
+        self._admitted = 0  # non-429 answers since the last event
         self._last_start = -math.inf
         self._rate_limited = 0
         self._answers = 0
-        # Time-weighted in-flight mean: integral of in-flight count over time.
         self._in_flight = 0
         self._in_flight_changed = now
-        self._in_flight_area = 0.0
+        self._in_flight_area = 0.0  # integral of requests in flight over time
 
     # --- what the sender asks -------------------------------------------------------------------
 
@@ -127,10 +131,11 @@ class AdaptiveConcurrency:
     def start_delay(self) -> float:
         """Seconds to wait before the next request may start (0: now)."""
         with self._lock:
-            rate = self._pace(self._clock())
+            now = self._clock()
+            rate = self._pace(now)
             if rate is None:
                 return 0.0
-            return max(0.0, self._last_start + 1.0 / rate - self._clock())
+            return max(0.0, self._last_start + 1.0 / rate - now)
 
     def started(self) -> None:
         """A request (a batch) starts now."""
@@ -154,14 +159,18 @@ class AdaptiveConcurrency:
             sent_at = now - seconds
             if status == RATE_LIMITED:
                 self._rate_limited += 1
-                if self.adaptive and self._after_last_event(sent_at):
+                if self.adaptive and self._sent_after_last_event(sent_at):
                     self._rate_limited_event(now)
                 return
-            self._admitted_since_event += 1
+            if self._event_at is None or sent_at >= self._event_at:
+                # Admitted after the last event (an answer to a request sent before it was
+                # admitted from the bucket the event found empty: not part of the refill).
+                self._admitted += 1
             self._recent.append(seconds)
             self._base = min(self._recent)
-            if self.adaptive and self._is_slow(seconds) and self._after_last_event(sent_at):
-                self._slow_event(now, seconds)
+            queued = min(list(self._recent)[-SLOW_ANSWERS:])
+            if self.adaptive and self._is_slow(queued) and self._sent_after_last_event(sent_at):
+                self._slow_event(now, queued)
 
     # --- report ---------------------------------------------------------------------------------
 
@@ -171,9 +180,8 @@ class AdaptiveConcurrency:
             now = self._clock()
             elapsed = now - self._started_at
             area = self._in_flight_area + self._in_flight * (now - self._in_flight_changed)
-            window = self._window(now) if self.adaptive else float(self.ceiling)
             return ConcurrencyReport(
-                window=min(window, float(self.ceiling)),
+                window=self._window(now) if self.adaptive else float(self.ceiling),
                 rate=self._pace(now),
                 mean_in_flight=area / elapsed if elapsed > 0 else 0.0,
                 rate_limited=self._rate_limited,
@@ -185,39 +193,43 @@ class AdaptiveConcurrency:
     # --- the rules (called with the lock held) ----------------------------------------------------
 
     def _window(self, now: float) -> float:
-        """Requests in flight the current rate amounts to (capped at the ceiling)."""
-        if not self._found_limit:
-            if self._base is None:
-                return self._window_at_since
-            grown = self._window_at_since + (now - self._since) / self._base
+        """Requests in flight the current pace amounts to, at most the ceiling."""
+        if self._base is None:
+            return self._window_start
+        if self._limit is None:
+            grown = self._window_start + (now - self._grow_from) / self._base
             return min(float(self.ceiling), grown)
-        rate = self._rate(now)
-        base = self._base or 0.0
-        return min(float(self.ceiling), rate * base)
+        return min(float(self.ceiling), self._rate() * self._base)
 
-    def _rate(self, now: float) -> float:
-        """Requests per second allowed once a limit was met: probing growth since the event."""
-        t = now - self._since
-        return self._rate_at_since * math.exp(GROWTH_A * t + GROWTH_B * t * t)
+    def _rate(self) -> float:
+        """Requests per second once a limit was met: CUBIC's curve, `_admitted` answers after
+        the cut. It starts at `_limit * (1 - _depth)`, flattens out at `_limit` after PLATEAU
+        answers, then grows faster and faster."""
+        assert self._limit is not None  # noqa: S101 (only called once a limit was met)
+        x = (self._admitted - PLATEAU) / PLATEAU
+        return self._limit * (1.0 + self._depth * x**3)
 
     def _pace(self, now: float) -> float | None:
-        """Requests per second to space starts by, or None when only the window counts."""
-        if not self.adaptive or not self._found_limit or self._base is None:
+        """Requests per second to space starts by, or None when the window alone counts."""
+        if not self.adaptive or self._limit is None or self._base is None:
             return None
         if self._window(now) >= self.ceiling:
-            return None  # the ceiling binds: the window alone keeps the pace
-        return self._rate(now)
+            return None
+        return self._rate()
 
     def _current_rate(self, now: float) -> float:
-        """The rate in force right now, in requests per second."""
-        if self._found_limit:
-            return self._rate(now)
-        base = self._base or 1.0
-        return self._window(now) / base
+        """The pace in force right now, in requests per second."""
+        if self._limit is not None:
+            return self._rate()
+        return self._window(now) / (self._base or 1.0)
 
-    def _after_last_event(self, sent_at: float) -> bool:
-        """Whether a request sent at `sent_at` already went at the pace of the last event."""
-        return self._event_at is None or sent_at >= self._event_at
+    def _sent_after_last_event(self, sent_at: float) -> bool:
+        """Whether a request sent at `sent_at` already went at the pace set by the last event.
+
+        A round trip of grace: a request sent just after the event, before the session's pause
+        for that 429 took hold, still went at the old pace.
+        """
+        return self._event_at is None or sent_at >= self._event_at + (self._base or 0.0)
 
     def _is_slow(self, seconds: float) -> bool:
         base = self._base
@@ -225,37 +237,42 @@ class AdaptiveConcurrency:
 
     def _rate_limited_event(self, now: float) -> None:
         current = self._current_rate(now)
-        measured = None
         if self._event_at is not None and now - self._event_at >= MIN_MEASURE_SECONDS:
-            # Empty at the last event, empty again now: what came through in between is
-            # what the limit refilled (a little less if the bucket overflowed meanwhile).
-            measured = self._admitted_since_event / (now - self._event_at)
-        if measured is None:
-            new = current * FIRST_CUT
+            # Empty at the last event, empty again now: what came through in between is what
+            # the limit refilled (a little less if the bucket overflowed meanwhile).
+            measured = self._admitted / (now - self._event_at)
+            # Always a decrease: the 429 says "too fast" whatever the measurement says.
+            self._restart(now, measured, min(current * 0.9, measured * MEASURED_SHARE))
+        elif self._limit is None:
+            # Nothing to measure from yet: TCP's halving marks where to slow down again, and
+            # the restart is from one request at a time (Tahoe), or half if that is lower.
+            one_at_a_time = 1.0 / self._base if self._base else current
+            self._restart(now, current / 2, min(current / 2, one_at_a_time))
         else:
-            # Always a decrease (the 429 says "too fast"), to the measured limit at most.
-            new = min(current * 0.9, measured * MEASURED_SHARE)
-        self._set_rate(now, new)
+            # Too soon after the last cut to measure (separate 429 events in a burst).
+            self._restart(now, current / 2, current / 2 * MEASURED_SHARE)
 
     def _slow_event(self, now: float, seconds: float) -> None:
         factor = max(0.5, (self._base or seconds) / seconds)
-        if self._found_limit:
-            self._set_rate(now, self._current_rate(now) * factor)
+        if self._limit is not None:
+            slower = self._current_rate(now) * factor
+            self._restart(now, slower, slower * MEASURED_SHARE)
             return
-        # Queueing is not a rate limit: scale back, but keep growing by one per round trip.
-        self._window_at_since = max(1.0, self._window(now) * factor)
-        self._since = now
+        self._window_start = max(1.0, self._window(now) * factor)
+        self._grow_from = now
         self._event_at = now
-        self._admitted_since_event = 0
+        self._admitted = 0
 
-    def _set_rate(self, now: float, rate: float) -> None:
-        self._found_limit = True
-        self._rate_at_since = max(rate, 1.0 / MAX_GAP_SECONDS)
-        if self._base is not None:  # never more than the ceiling's worth
-            self._rate_at_since = min(self._rate_at_since, self.ceiling / self._base)
-        self._since = now
+    def _restart(self, now: float, limit: float, start: float) -> None:
+        """Go on at `start` requests per second, climbing to `limit` and beyond by the curve."""
+        lowest = 1.0 / MAX_GAP_SECONDS
+        highest = self.ceiling / self._base if self._base else math.inf
+        limit = min(max(limit, lowest), highest)
+        start = min(max(start, lowest), limit)
+        self._limit = limit
+        self._depth = max(1.0 - MEASURED_SHARE, 1.0 - start / limit)
         self._event_at = now
-        self._admitted_since_event = 0
+        self._admitted = 0
 
     def _note_in_flight(self, now: float, change: int) -> None:
         self._in_flight_area += self._in_flight * (now - self._in_flight_changed)
