@@ -51,19 +51,24 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     state = request.app[STATE]
     route = route_key(request)
+    api_key = request.headers.get("X-Api-Key", "")
+    arrived = time.monotonic()
     state.stats.requests[route] += 1
-    state.stats.arrived(route, time.monotonic())
+    state.stats.arrived(route, arrived)
+    state.stats.key_arrived(api_key, arrived)
     latency = state.faults.settings["latency_ms"]
     if latency:
         await sleep_exactly(latency / 1000)
-    api_key = request.headers.get("X-Api-Key", "")
     decision = state.faults.decide(api_key)
     if decision.kind is not None:
         state.stats.faults[decision.kind] += 1
     if decision.rate_limited:
         state.stats.rate_limited[api_key] += 1
     if decision.kind == "429":
-        return _counted(request, _rate_limited(request))
+        answer = _counted(request, _rate_limited(request))
+        wait = float(state.faults.settings["retry_after"])
+        state.stats.key_told_to_wait(api_key, time.monotonic(), wait)
+        return answer
     if decision.kind == "slow":
         # Slow, not dead: the request is still processed after the delay (a client that timed
         # out and retries may therefore write twice, as against a real overloaded server).
