@@ -50,7 +50,7 @@ RATE_LIMITED = 429
 # Requests in flight before the first answer: two, so that one slow first answer does not hold
 # everything up (TCP starts with more than one segment in flight too, RFC 3390).
 INITIAL_WINDOW = 2
-# After a measured 429 event the rate restarts at this share of the measured limit.
+# After a 429 event the curve restarts at this share of where it levels out.
 MEASURED_SHARE = 0.95
 # A measurement spans at least this long (shorter: mostly the noise of a few answers).
 MIN_MEASURE_SECONDS = 0.5
@@ -104,9 +104,8 @@ class AdaptiveConcurrency:
         self._started_at = now
         self._recent: deque[float] = deque(maxlen=BASE_WINDOW)  # clean answer times
         self._base: float | None = None
-        # Before any 429: the window, growing by one per base answer time since `_grow_from`.
-        self._window_start = float(min(INITIAL_WINDOW, self.ceiling))
-        self._grow_from = now
+        # Before any 429: the window, one more per round trip (by 1/window per clean answer).
+        self._window_now = float(min(INITIAL_WINDOW, self.ceiling))
         # After a 429: the measured limit (requests/s) the rate climbs back to and beyond.
         self._limit: float | None = None
         self._depth = 1.0 - MEASURED_SHARE  # how far below `_limit` the curve starts
@@ -126,7 +125,7 @@ class AdaptiveConcurrency:
         with self._lock:
             if not self.adaptive:
                 return self.ceiling
-            return min(self.ceiling, max(1, math.ceil(self._window(self._clock()) - 1e-9)))
+            return min(self.ceiling, max(1, math.ceil(self._window() - 1e-9)))
 
     def start_delay(self) -> float:
         """Seconds to wait before the next request may start (0: now)."""
@@ -168,9 +167,16 @@ class AdaptiveConcurrency:
                 self._admitted += 1
             self._recent.append(seconds)
             self._base = min(self._recent)
+            if not self.adaptive:
+                return
             queued = min(list(self._recent)[-SLOW_ANSWERS:])
-            if self.adaptive and self._is_slow(queued) and self._sent_after_last_event(sent_at):
-                self._slow_event(now, queued)
+            if self._is_slow(queued):
+                if self._sent_after_last_event(sent_at):
+                    self._slow_event(queued)
+            elif self._limit is None and not self._is_slow(seconds):
+                self._window_now = min(
+                    float(self.ceiling), self._window_now + 1.0 / self._window_now
+                )
 
     # --- report ---------------------------------------------------------------------------------
 
@@ -181,7 +187,7 @@ class AdaptiveConcurrency:
             elapsed = now - self._started_at
             area = self._in_flight_area + self._in_flight * (now - self._in_flight_changed)
             return ConcurrencyReport(
-                window=self._window(now) if self.adaptive else float(self.ceiling),
+                window=self._window() if self.adaptive else float(self.ceiling),
                 rate=self._pace(now),
                 mean_in_flight=area / elapsed if elapsed > 0 else 0.0,
                 rate_limited=self._rate_limited,
@@ -192,13 +198,10 @@ class AdaptiveConcurrency:
 
     # --- the rules (called with the lock held) ----------------------------------------------------
 
-    def _window(self, now: float) -> float:
+    def _window(self) -> float:
         """Requests in flight the current pace amounts to, at most the ceiling."""
-        if self._base is None:
-            return self._window_start
-        if self._limit is None:
-            grown = self._window_start + (now - self._grow_from) / self._base
-            return min(float(self.ceiling), grown)
+        if self._limit is None or self._base is None:
+            return self._window_now
         return min(float(self.ceiling), self._rate() * self._base)
 
     def _rate(self) -> float:
@@ -213,7 +216,7 @@ class AdaptiveConcurrency:
         """Requests per second to space starts by, or None when the window alone counts."""
         if not self.adaptive or self._limit is None or self._base is None:
             return None
-        if self._window(now) >= self.ceiling:
+        if self._window() >= self.ceiling:
             return None
         return self._rate()
 
@@ -221,7 +224,7 @@ class AdaptiveConcurrency:
         """The pace in force right now, in requests per second."""
         if self._limit is not None:
             return self._rate()
-        return self._window(now) / (self._base or 1.0)
+        return self._window() / (self._base or 1.0)
 
     def _sent_after_last_event(self, sent_at: float) -> bool:
         """Whether a request sent at `sent_at` already went at the pace set by the last event.
@@ -239,10 +242,16 @@ class AdaptiveConcurrency:
         current = self._current_rate(now)
         if self._event_at is not None and now - self._event_at >= MIN_MEASURE_SECONDS:
             # Empty at the last event, empty again now: what came through in between is what
-            # the limit refilled (a little less if the bucket overflowed meanwhile).
-            measured = self._admitted / (now - self._event_at)
-            # Always a decrease: the 429 says "too fast" whatever the measurement says.
-            self._restart(now, measured, min(current * 0.9, measured * MEASURED_SHARE))
+            # the limit refilled (a little less if the bucket overflowed meanwhile). Counted
+            # are the answers to requests sent after the last event and answered by now, that
+            # is, sent up to an answer time ago.
+            span = max(now - self._event_at - (self._base or 0.0), MIN_MEASURE_SECONDS / 2)
+            measured = self._admitted / span
+            # On at the measured rate (an underestimate, if anything: the requests admitted
+            # but still in flight are not counted), always a decrease (the 429 says "too
+            # fast"); the curve levels out a little above it, then probes.
+            start = min(current * 0.9, measured)
+            self._restart(now, start / MEASURED_SHARE, start)
         elif self._limit is None:
             # Nothing to measure from yet: TCP's halving marks where to slow down again, and
             # the restart is from one request at a time (Tahoe), or half if that is lower.
@@ -252,14 +261,14 @@ class AdaptiveConcurrency:
             # Too soon after the last cut to measure (separate 429 events in a burst).
             self._restart(now, current / 2, current / 2 * MEASURED_SHARE)
 
-    def _slow_event(self, now: float, seconds: float) -> None:
+    def _slow_event(self, seconds: float) -> None:
+        now = self._clock()
         factor = max(0.5, (self._base or seconds) / seconds)
         if self._limit is not None:
             slower = self._current_rate(now) * factor
             self._restart(now, slower, slower * MEASURED_SHARE)
             return
-        self._window_start = max(1.0, self._window(now) * factor)
-        self._grow_from = now
+        self._window_now = max(1.0, self._window_now * factor)
         self._event_at = now
         self._admitted = 0
 
