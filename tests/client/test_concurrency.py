@@ -255,11 +255,7 @@ def simulate(
                 waiting_retries.remove(_)
                 in_flight.append((now + api.latency, now))
             batches = len(in_flight) + len(waiting_retries)
-            if (
-                sent < requests
-                and batches < pace.in_flight_limit()
-                and pace.start_delay() <= 0
-            ):
+            if sent < requests and batches < pace.in_flight_limit() and pace.start_delay() <= 0:
                 pace.started()
                 sent += 1
                 in_flight.append((now + api.latency, now))
@@ -290,7 +286,7 @@ def test_without_a_limit_the_pace_reaches_the_ceiling_at_once():
 
 
 def test_a_lifted_limit_is_left_behind_and_a_lowered_one_followed():
-    lifted, lifted_pace, _ = simulate(10.0, 1200, ceiling=8, change=(300, None))
+    _, lifted_pace, _ = simulate(10.0, 1200, ceiling=8, change=(300, None))
     lowered, lowered_pace, _ = simulate(None, 600, ceiling=8, change=(300, 10.0))
 
     assert lifted_pace.report().window == 8  # back at the ceiling
