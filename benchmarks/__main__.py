@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks import rate_limited
 from benchmarks import report as rep
 from benchmarks.data import write_singer_file
 from benchmarks.measure import process_cpu_seconds, run_measured
@@ -277,10 +278,22 @@ def main(argv: list[str] | None = None) -> int:
             bench.tap_side()
         if args.only in (None, "target"):
             bench.target_side()
+        # Issue 18's rows (benchmarks/rate_limited.py): pushes against a rate-limited sandbox.
+        limited = (
+            rate_limited.rows(20_000, args.latency_ms, [10.0, 60.0, None], Path(workdir))
+            if args.only in (None, "target")
+            else []
+        )
     print(rep.render(report))
     path = report.write_json(args.results_dir)
     print(f"\nresults written to {path}")
-    return 0 if all(run.ok or run.absent for run in report.runs) else 1
+    if limited:
+        print("\n" + rate_limited.render(limited))
+        extra = path.with_name(f"{path.stem}-rate-limited.json")
+        extra.write_text(json.dumps(rate_limited.as_json(limited), indent=2) + "\n")
+        print(f"\nrate-limited rows written to {extra}")
+    ok = all(run.ok or run.absent for run in report.runs)
+    return 0 if ok and all(row.error is None for row in limited) else 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from benchmarks.data import write_singer_file
 from recotap_sandbox.control import SandboxProcess
 
 API_KEY = "bench-key"
+RESULTS = Path(__file__).parent / "results"
 POST_ACCOUNTS = "POST /api/v1/accounts"
 BIN = Path(sys.executable).parent
 # program -> target settings (None: the raw sequential loop)
@@ -217,10 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--limits", type=_limits, default=[10.0, 60.0, None])
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="recotap-rate-") as workdir:
         result = rows(args.records, args.latency_ms, args.limits, Path(workdir))
     print(render(result))
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.results_dir / f"{stamp}-rate-limited.json"
+    path.write_text(json.dumps(as_json(result), indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults written to {path}")
     return 0 if all(row.error is None for row in result) else 1
 
 
