@@ -64,8 +64,12 @@ SLOW_FACTOR = 2.0
 SLOW_MARGIN = 0.020
 # The base answer time is the fastest of the last BASE_WINDOW clean answers.
 BASE_WINDOW = 50
-# Never slower than one request per this many seconds.
-MAX_GAP_SECONDS = 5.0
+# Never slower than one request per this many seconds: below that, let the Retry-After of the
+# 429s pace the run (a pace collapsing towards zero would take minutes to climb back).
+MAX_GAP_SECONDS = 1.0
+# Climbing counts at least this many answers a second, so that a low pace climbs back in
+# seconds, not minutes.
+MIN_ANSWERS_PER_SECOND = 20.0
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,11 @@ class AdaptiveConcurrency:
             sent_at = now - seconds
             if status == RATE_LIMITED:
                 self._rate_limited += 1
-                if self.adaptive and self._sent_after_last_event(sent_at):
+                if (
+                    self.adaptive
+                    and self._sent_after_last_event(sent_at)
+                    and self._may_cut_again(now)
+                ):
                     self._rate_limited_event(now)
                 return
             if self._event_at is None or sent_at >= self._event_at:
@@ -209,7 +217,9 @@ class AdaptiveConcurrency:
         the cut. It starts at `_limit * (1 - _depth)`, flattens out at `_limit` after PLATEAU
         answers, then grows faster and faster."""
         assert self._limit is not None  # noqa: S101 (only called once a limit was met)
-        x = (self._admitted - PLATEAU) / PLATEAU
+        since = self._clock() - (self._event_at or 0.0)
+        answers = max(self._admitted, since * MIN_ANSWERS_PER_SECOND)
+        x = (answers - PLATEAU) / PLATEAU
         return self._limit * (1.0 + self._depth * x**3)
 
     def _pace(self, now: float) -> float | None:
@@ -234,6 +244,11 @@ class AdaptiveConcurrency:
         """
         return self._event_at is None or sent_at >= self._event_at + (self._base or 0.0)
 
+    def _may_cut_again(self, now: float) -> bool:
+        """A second 429 within MIN_MEASURE_SECONDS of a cut is the same episode: the session
+        pauses after each 429 anyway, and halving again and again would sink the pace."""
+        return self._event_at is None or now - self._event_at >= MIN_MEASURE_SECONDS
+
     def _is_slow(self, seconds: float) -> bool:
         base = self._base
         return base is not None and seconds > SLOW_FACTOR * base + SLOW_MARGIN
@@ -252,14 +267,11 @@ class AdaptiveConcurrency:
             # fast"); the curve levels out a little above it, then probes.
             start = min(current * 0.9, measured)
             self._restart(now, start / MEASURED_SHARE, start)
-        elif self._limit is None:
+        else:
             # Nothing to measure from yet: TCP's halving marks where to slow down again, and
             # the restart is from one request at a time (Tahoe), or half if that is lower.
             one_at_a_time = 1.0 / self._base if self._base else current
             self._restart(now, current / 2, min(current / 2, one_at_a_time))
-        else:
-            # Too soon after the last cut to measure (separate 429 events in a burst).
-            self._restart(now, current / 2, current / 2 * MEASURED_SHARE)
 
     def _slow_event(self, seconds: float) -> None:
         now = self._clock()

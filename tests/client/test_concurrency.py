@@ -110,7 +110,7 @@ def test_429s_to_requests_sent_before_the_cut_are_the_same_event():
     pace.answered(429, BASE + 0.001)
     pace.answered(429, BASE + 0.001)
 
-    assert pace.report().rate == after_first
+    assert pace.report().rate == pytest.approx(after_first, rel=0.01)  # not cut again
     assert pace.report().rate_limited == 3
 
 
