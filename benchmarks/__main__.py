@@ -16,14 +16,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import rate_limited, tap_side, target_side
 from benchmarks import report as rep
-from benchmarks import tap_side, target_side
 from benchmarks.harness import PAGE_SIZE, Bench, Section
 
 # In the order they run. A new section: its module's SECTION, one more line here.
 SECTIONS: tuple[Section, ...] = (
     tap_side.SECTION,
     target_side.SECTION,
+    rate_limited.SECTION,
 )
 RECORDS, QUICK_RECORDS = 100_000, 10_000
 LATENCY_MS = 50

@@ -85,6 +85,9 @@ class Report:
     machine: dict[str, Any] = field(default_factory=lambda: machine_facts())  # noqa: PLW0108 (defined below)
     runs: list[Run] = field(default_factory=list)
     goals: list[Goal] = field(default_factory=list)
+    # Rows of sections whose runs are not plain program runs (name -> rows), and their text.
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)
 
     def find(
         self,
@@ -126,6 +129,7 @@ class Report:
             "settings": self.settings,
             "runs": [run.as_json() for run in self.runs],
             "goals": [asdict(goal) for goal in self.goals],
+            "tables": self.tables,
         }
 
     def write_json(self, directory: Path) -> Path:
@@ -212,6 +216,8 @@ def render(report: Report) -> str:
     lines.extend(_row(_cells(run)) for run in report.runs)
     errors = [run for run in report.runs if run.error]
     lines.extend(f"  ! {run.side} {run.program} ({run.records:,}): {run.error}" for run in errors)
+    for text in report.texts:
+        lines.extend(["", text])
     lines.append("")
     lines.append(f"{'goal':46} {'limit':24} {'measured':22} result")
     for goal in report.goals:

@@ -230,6 +230,9 @@ class RecotapSession:
         self.pause = PauseGate()
         self._templates: dict[tuple[str, str, bool], requests.PreparedRequest] = {}
         self._send = self.retry.wrap(self._send_once, self.logger)
+        # Told of every answer (status, seconds it took), retries included; e.g. the target's
+        # `AdaptiveConcurrency`, which paces writes by them. Called in the sending thread.
+        self.on_answer: Callable[[int, float], None] | None = None
 
     def request(
         self,
@@ -274,6 +277,8 @@ class RecotapSession:
         self.logger.debug(
             "%s %s -> %d in %.3f s", method, path, response.status_code, time.monotonic() - started
         )
+        if self.on_answer is not None:
+            self.on_answer(response.status_code, time.monotonic() - started)
         if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
             self._pause_after_429(response)
         raise_for_response(response)

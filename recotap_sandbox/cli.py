@@ -34,7 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="data seed")
     p.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of 500/502/503 answers")
-    p.add_argument("--rate-limit", type=float, default=None, help="requests per second, then 429")
+    p.add_argument(
+        "--rate-limit", type=float, default=None, help="requests per second per API key, then 429"
+    )
+    p.add_argument(
+        "--rate-limit-burst",
+        type=float,
+        default=None,
+        help="requests a quiet key may send at once (default: one second's worth)",
+    )
     p.add_argument(
         "--retry-after",
         type=int,
@@ -73,6 +81,7 @@ def _faults(args: argparse.Namespace) -> FaultEngine:
         latency_ms=args.latency_ms,
         error_rate=args.fault_rate,
         rate_limit_rps=args.rate_limit,
+        rate_limit_burst=args.rate_limit_burst,
         retry_after=args.retry_after,
         seed=args.fault_seed,
         drop_rate=args.drop_rate,

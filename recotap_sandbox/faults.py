@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "error_rate": 0.0,
     "error_statuses": list(ERROR_STATUSES),
     "rate_limit_rps": None,
+    "rate_limit_burst": None,
     "retry_after": 1,
     "drop_rate": 0.0,
     "slow_rate": 0.0,
@@ -36,6 +37,7 @@ class Decision:
 
     kind: str | None = None
     after_write: bool = False
+    rate_limited: bool = False  # a 429 of the rate limiter (not a scripted one)
 
 
 def _script_entry(entry: Any) -> str:
@@ -65,6 +67,8 @@ def checked(settings: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} must be >= 0")
     if settings.get("rate_limit_rps") is not None and float(settings["rate_limit_rps"]) <= 0:
         raise ValueError("rate_limit_rps must be > 0 or null")
+    if settings.get("rate_limit_burst") is not None and float(settings["rate_limit_burst"]) < 1:
+        raise ValueError("rate_limit_burst must be >= 1 or null")
     statuses = settings.get("error_statuses", list(ERROR_STATUSES))
     if not statuses or any(status not in ERROR_STATUSES for status in statuses):
         raise ValueError("error_statuses must be a non-empty list of 500, 502, 503")
@@ -74,14 +78,36 @@ def checked(settings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+class TokenBucket:
+    """One API key's allowance: `rate` tokens a second, at most `burst` saved up; one a request.
+
+    A stand-in for a limit Recotap does not document (§6): the usual gateway limiter, which
+    lets a client that was quiet send `burst` requests at once, then `rate` a second.
+    """
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst  # a new key (or a new limit) starts with a full bucket
+        self.refilled = now
+
+    def take(self, now: float) -> bool:
+        """Spend a token if there is one."""
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
 class FaultEngine:
-    """Current fault settings, their RNG, the token bucket and the script queue."""
+    """Current fault settings, their RNG, the token buckets (one per API key), the script."""
 
     def __init__(self, **settings: Any) -> None:
         self.settings: dict[str, Any] = dict(DEFAULTS)
         self._rng = random.Random(0)  # noqa: S311 (fault dice, not secrets)
-        self._tokens = 0.0
-        self._refilled = time.monotonic()
+        self._buckets: dict[str, TokenBucket] = {}
         self.update(**settings)
 
     def update(self, **settings: Any) -> dict[str, Any]:
@@ -90,14 +116,15 @@ class FaultEngine:
         if "seed" in settings:
             seed = int(self.settings["seed"])
             self._rng = random.Random(seed)  # noqa: S311 (fault dice, not secrets)
-        if "rate_limit_rps" in settings:
-            self._tokens = self._burst()
+        if "rate_limit_rps" in settings or "rate_limit_burst" in settings:
+            self._buckets.clear()  # the new limit applies from the next request, buckets full
         return self.render()
 
     def clear(self) -> dict[str, Any]:
         """Every fault back to none/defaults, RNG re-seeded from the default seed."""
         self.settings = dict(DEFAULTS)
         self._rng = random.Random(0)  # noqa: S311 (fault dice, not secrets)
+        self._buckets.clear()
         return self.render()
 
     def clear_script(self) -> None:
@@ -112,8 +139,8 @@ class FaultEngine:
             "script": list(self.settings["script"]),
         }
 
-    def decide(self) -> Decision:
-        """The fault for the next /api/v1 request."""
+    def decide(self, api_key: str = "") -> Decision:
+        """The fault for the next /api/v1 request, sent with `api_key` (whose bucket it uses)."""
         script: list[str] = self.settings["script"]
         if script:
             return self._scripted(script.pop(0))
@@ -121,8 +148,8 @@ class FaultEngine:
         # A fixed number of draws per request keeps the sequence reproducible.
         u_error, u_status, u_drop, u_slow, u_after = (self._rng.random() for _ in range(5))
         after = u_after < s["after_write_share"]
-        if not self._take_token():
-            return Decision("429")
+        if not self._take_token(api_key):
+            return Decision("429", rate_limited=True)
         if u_error < s["error_rate"]:
             statuses = s["error_statuses"]
             return Decision(str(statuses[int(u_status * len(statuses))]), after)
@@ -139,19 +166,16 @@ class FaultEngine:
         after = when == "after" if when else self._rng.random() < self.settings["after_write_share"]
         return Decision(kind, after)
 
-    def _burst(self) -> float:
-        rps = self.settings["rate_limit_rps"]
-        return 0.0 if rps is None else max(1.0, float(rps))
-
-    def _take_token(self) -> bool:
-        """Token bucket at ``rate_limit_rps`` per second, burst max(1, rps)."""
+    def _take_token(self, api_key: str) -> bool:
+        """The key's token bucket: ``rate_limit_rps`` a second, ``rate_limit_burst`` saved up
+        (default: one second's worth, at least 1)."""
         rps = self.settings["rate_limit_rps"]
         if rps is None:
             return True
         now = time.monotonic()
-        self._tokens = min(self._burst(), self._tokens + (now - self._refilled) * float(rps))
-        self._refilled = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+        bucket = self._buckets.get(api_key)
+        if bucket is None:
+            burst = self.settings["rate_limit_burst"]
+            burst = max(1.0, float(rps)) if burst is None else float(burst)
+            bucket = self._buckets[api_key] = TokenBucket(float(rps), burst, now)
+        return bucket.take(now)

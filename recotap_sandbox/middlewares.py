@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -49,15 +50,25 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if not _is_api(request):
         return await handler(request)
     state = request.app[STATE]
-    state.stats.requests[route_key(request)] += 1
+    route = route_key(request)
+    api_key = request.headers.get("X-Api-Key", "")
+    arrived = time.monotonic()
+    state.stats.requests[route] += 1
+    state.stats.arrived(route, arrived)
+    state.stats.key_arrived(api_key, arrived)
     latency = state.faults.settings["latency_ms"]
     if latency:
         await sleep_exactly(latency / 1000)
-    decision = state.faults.decide()
+    decision = state.faults.decide(api_key)
     if decision.kind is not None:
         state.stats.faults[decision.kind] += 1
+    if decision.rate_limited:
+        state.stats.rate_limited[api_key] += 1
     if decision.kind == "429":
-        return _counted(request, _rate_limited(request))
+        answer = _counted(request, _rate_limited(request))
+        wait = float(state.faults.settings["retry_after"])
+        state.stats.key_told_to_wait(api_key, time.monotonic(), wait)
+        return answer
     if decision.kind == "slow":
         # Slow, not dead: the request is still processed after the delay (a client that timed
         # out and retries may therefore write twice, as against a real overloaded server).
@@ -84,7 +95,9 @@ def _rate_limited(request: web.Request) -> web.Response:
 
 
 def _counted(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    request.app[STATE].stats.statuses[str(response.status)] += 1
+    stats = request.app[STATE].stats
+    stats.statuses[str(response.status)] += 1
+    stats.answered(route_key(request), time.monotonic())
     return response
 
 

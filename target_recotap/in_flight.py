@@ -3,7 +3,10 @@
 One `InFlightBatches` per run. The main thread (reading Singer messages) hands it each batch and
 goes on reading while worker threads send. A batch starts only when
 
-- fewer than `limit` batches are in flight (the `max_in_flight_batches` setting);
+- fewer batches are in flight than the pace allows (`recotap_client.concurrency`: a number
+  that grows while answers come back fast and without 429 and falls sharply on a 429 or when
+  answer times climb, never above `max_in_flight_batches`), and, when Recotap rate-limits
+  below one request per answer time, the pace's gap since the previous start has passed;
 - no batch of another stream is in flight: a later stream may refer to this one's records
   (mappings, deals and activities name accounts by domain, §2.8), so a stream switch waits for
   every earlier write to be confirmed;
@@ -34,12 +37,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from recotap_client.concurrency import AdaptiveConcurrency, ConcurrencyReport
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 
 INLINE_BELOW = 0.010  # seconds: a typical batch faster than this is sent in the calling thread
 _SMOOTHING = 0.2  # weight of the latest batch in the typical duration
+# While waiting for a slot, look again this often: the pace may allow more in flight as time
+# passes, not only when a batch finishes.
+_RECHECK_SECONDS = 0.05
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,10 +62,15 @@ class _Batch:
 
 
 class InFlightBatches:
-    """Runs write batches on up to `limit` worker threads, keeping the order writes depend on."""
+    """Runs write batches on up to `limit` worker threads, keeping the order writes depend on.
 
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
+    `pace` decides how many may be in flight and how soon the next may start; without one,
+    always `limit` (fixed concurrency).
+    """
+
+    def __init__(self, limit: int, pace: AdaptiveConcurrency | None = None) -> None:
+        self.pace = pace or AdaptiveConcurrency(limit, adaptive=False)
+        self.limit = self.pace.ceiling
         self._changed = threading.Condition()
         self._running: list[_Batch] = []
         self._error: Exception | None = None
@@ -72,11 +85,10 @@ class InFlightBatches:
         with self._changed:
             inline = self._typical is not None and self._typical < INLINE_BELOW
             batch = _Batch(stream, frozenset(keys), threading.get_ident() if inline else None)
-            self._changed.wait_for(
-                lambda: self._error is not None or self._may_start(batch, alone=inline)
-            )
+            self._wait_for_turn(batch, alone=inline)
             self._raise_failure()
             self._running.append(batch)
+            self.pace.started()
         if not inline:
             self._pool.submit(self._run, batch, send)
             return
@@ -108,8 +120,19 @@ class InFlightBatches:
     def _only_own_batches_left(self) -> bool:
         return not any(batch.sent_by_another_thread() for batch in self._running)
 
+    def _wait_for_turn(self, batch: _Batch, *, alone: bool) -> None:
+        """Called with the lock held: return once `batch` may start (or a batch failed)."""
+        while self._error is None:
+            if not self._may_start(batch, alone=alone):
+                self._changed.wait(_RECHECK_SECONDS)
+                continue
+            delay = self.pace.start_delay()
+            if delay <= 0:
+                return
+            self._changed.wait(delay)
+
     def _may_start(self, batch: _Batch, *, alone: bool) -> bool:
-        if len(self._running) >= (1 if alone else self.limit):
+        if len(self._running) >= (1 if alone else self.pace.in_flight_limit()):
             return False
         return all(
             other.stream == batch.stream and other.keys.isdisjoint(batch.keys)
@@ -132,6 +155,7 @@ class InFlightBatches:
                 if self._error is None:
                     self._error = error
         finally:
+            self.pace.finished()
             with self._changed:
                 self._running.remove(batch)
                 self._note_duration(time.monotonic() - started)
@@ -141,3 +165,20 @@ class InFlightBatches:
         """Update the typical batch duration (called with the lock held)."""
         previous = seconds if self._typical is None else self._typical
         self._typical = previous + _SMOOTHING * (seconds - previous)
+
+
+def pace_line(pace: ConcurrencyReport) -> str:
+    """The run's write pace for its summary: where it settled, and the 429s it met."""
+    if not pace.adaptive:
+        settled = f"fixed at {pace.ceiling} request(s) in flight"
+    elif pace.rate is not None:
+        settled = (
+            f"settled at {pace.window:.2f} request(s) in flight ({pace.rate:.1f} requests/s), "
+            f"ceiling {pace.ceiling}"
+        )
+    else:
+        settled = f"settled at {pace.window:.2f} request(s) in flight, ceiling {pace.ceiling}"
+    return (
+        f"{settled}; {pace.mean_in_flight:.2f} in flight on average; "
+        f"{pace.rate_limited} of {pace.answers} answer(s) were 429 (rate limited)"
+    )

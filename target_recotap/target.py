@@ -12,12 +12,13 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
+from recotap_client.concurrency import AdaptiveConcurrency
 from recotap_client.endpoints import RecotapAPI
 from recotap_plugin_common.settings import CONNECTION_SETTINGS
 from recotap_plugin_common.settings_check import SettingsCheck
 from target_recotap.context import CustomFieldKeys, RunContext
 from target_recotap.failures import FailedRecordsFile, FailedRecordsPathError, RunReport
-from target_recotap.in_flight import InFlightBatches
+from target_recotap.in_flight import InFlightBatches, pace_line
 from target_recotap.sdk_seams import StateAfterConfirmation
 from target_recotap.sinks import CONNECTION_CHECK_STREAM, SINKS, ConnectionCheckSink
 
@@ -122,10 +123,24 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
             th.IntegerType(minimum=1),
             default=4,
             title="Max in-flight batches",
-            description="Write requests sent at the same time while input is still being read. "
-            "Two writes of one key (an account's domain, a deal id, ...) are never in flight "
-            "together, so they reach Recotap in input order; a new stream starts only after "
-            "every earlier batch is confirmed. 1 sends one batch at a time.",
+            description="The most write requests sent at the same time while input is still "
+            "being read. How many are actually in flight adapts during the run (see "
+            "adaptive_concurrency): more while answers come back fast and without 429, fewer "
+            "after a 429 or when answers slow down. Two writes of one key (an account's "
+            "domain, a deal id, ...) are never in flight together, so they reach Recotap in "
+            "input order; a new stream starts only after every earlier batch is confirmed. "
+            "1 sends one batch at a time.",
+        ),
+        th.Property(
+            "adaptive_concurrency",
+            th.BooleanType,
+            default=True,
+            title="Adaptive concurrency",
+            description="Find the pace Recotap accepts while the run goes: start with two "
+            "write requests in flight, add one per round trip up to max_in_flight_batches, "
+            "and after a 429 slow down to the rate Recotap let through (even below one request "
+            "at a time, by spacing requests out), then probe upwards again. Off: always keep "
+            "max_in_flight_batches in flight.",
         ),
         th.Property(
             "validate_records",
@@ -236,11 +251,16 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
         except FailedRecordsPathError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from error
         report = RunReport(failed_records, self.logger)
+        ceiling = int(self.config.get("max_in_flight_batches", 4))
+        pace = AdaptiveConcurrency(
+            ceiling, adaptive=bool(self.config.get("adaptive_concurrency", True))
+        )
+        api.session.on_answer = pace.answered
         run = RunContext(
             api=api,
             report=report,
             custom_fields=CustomFieldKeys(api),
-            in_flight=InFlightBatches(int(self.config.get("max_in_flight_batches", 4))),
+            in_flight=InFlightBatches(ceiling, pace),
             dry_run=bool(self.config.get("dry_run", False)),
             upsert=bool(self.config.get("upsert", True)),
             segment_id=self.config.get("segment_id") or None,
@@ -313,6 +333,9 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
         report = self.run.report
         for stream in report.streams():
             self.logger.info("Summary %s", report.summary_line(stream))
+        pace = self.run.in_flight.pace.report()
+        if pace.answers:
+            self.logger.info("Summary write pace: %s", pace_line(pace))
         failures = report.failures()
         if not complete:  # stopped early: the exit status is the signal's, said next
             if failures:

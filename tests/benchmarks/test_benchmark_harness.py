@@ -113,7 +113,26 @@ def test_quick_run_measures_every_program_with_exact_request_counts(tmp_path):
         "target POSTs = ceil(N / 100)",
         f"target speed-up over raw_target at {LATENCY_MS} ms",
         "target peak RSS at 1,000,000 vs 10,000",
+        "push at 10 req/s: adaptive accounts/s",
+        "push at 10 req/s: adaptive 429 share",
+        "push at 60 req/s: adaptive accounts/s",
+        "push at 60 req/s: adaptive 429 share",
+        "push, no limit: adaptive vs fixed 4 (wall)",
+        "push, no limit: adaptive speed-up over raw loop",
     ]
+    # The rate-limited pushes (issue 18): every limit with fixed 1, fixed 4 and adaptive, the
+    # raw loop without a limit; each push delivered every account.
+    pushes = report["tables"]["rate_limited"]
+    assert [(p["limit_rps"], p["program"]) for p in pushes] == [
+        *(
+            (limit, program)
+            for limit in (10.0, 60.0)
+            for program in ("fixed 1", "fixed 4", "adaptive")
+        ),
+        *((None, program) for program in ("fixed 1", "fixed 4", "adaptive", "raw loop")),
+    ]
+    assert all(p["error"] is None and p["items_sent"] == RECORDS for p in pushes), pushes
+    assert all(goals[name]["status"] != "N/A" for name in list(goals)[8:])
     # Each ratio from the right runs: CPU goals from each program's lowest-CPU run without
     # latency, latency goals from its fastest run with latency.
     ratios = {

@@ -49,7 +49,12 @@ def _interrupt(
     accounts = _accounts(full_batches * BATCH + 30)  # 30 more wait in the sink, never full
     if moment != "between_batches":
         api.hold()
-    target = start_target(target_config(hostile, tmp_path, max_in_flight_batches=limit), tmp_path)
+    # Fixed concurrency: `limit` requests held in flight at once (the adaptive pace would start
+    # with two and grow only with answers, which held requests never get).
+    config = target_config(
+        hostile, tmp_path, max_in_flight_batches=limit, adaptive_concurrency=False
+    )
+    target = start_target(config, tmp_path)
     assert target.stdin is not None
     target.stdin.write(lines(_messages(accounts)))
     target.stdin.flush()  # stdin stays open: the tap is still running

@@ -158,6 +158,7 @@ def test_every_setting_of_both_plugins_can_come_from_its_environment_variable(pr
         "TARGET_RECOTAP_MAX_FAILED_RECORDS": "0",
         "TARGET_RECOTAP_BATCH_SIZE_ROWS": "50",
         "TARGET_RECOTAP_MAX_IN_FLIGHT_BATCHES": "1",
+        "TARGET_RECOTAP_ADAPTIVE_CONCURRENCY": "false",  # boolean
         "TARGET_RECOTAP_VALIDATE_RECORDS": "false",
         "TARGET_RECOTAP_DRY_RUN": "true",
         "TARGET_RECOTAP_STREAM_MAPS": json.dumps({"accounts": {"__alias__": "accounts"}}),

@@ -166,6 +166,7 @@ def test_fault_settings_round_trip_and_clear(sandbox):
         "error_rate": 0.0,
         "error_statuses": [500, 502, 503],
         "rate_limit_rps": None,
+        "rate_limit_burst": None,
         "retry_after": 1,
         "drop_rate": 0.0,
         "slow_rate": 0.0,
@@ -177,7 +178,14 @@ def test_fault_settings_round_trip_and_clear(sandbox):
 
 
 @pytest.mark.parametrize(
-    "body", [{"error_rate": 2}, {"script": ["boom"]}, {"nope": 1}, {"error_statuses": [404]}]
+    "body",
+    [
+        {"error_rate": 2},
+        {"script": ["boom"]},
+        {"nope": 1},
+        {"error_statuses": [404]},
+        {"rate_limit_burst": 0.5},
+    ],
 )
 def test_bad_fault_settings_are_400(sandbox, body):
     response = requests.put(f"{sandbox.base_url}/_sandbox/faults", json=body, timeout=5)

@@ -98,7 +98,9 @@ def test_each_superseded_duplicate_is_warned_with_both_records_and_counted(harne
         "dupe.example.org in one batch, so one item is sent and the later record's values win "
         "(customFields of both are merged)",
     ]
-    summaries = [r.getMessage() for r in target_logs.records if "Summary" in r.getMessage()]
+    summaries = [
+        r.getMessage() for r in target_logs.records if "Summary accounts" in r.getMessage()
+    ]
     assert summaries == ["Summary accounts: 2 created, 2 superseded (1 write requests)"]
 
 
