@@ -143,11 +143,25 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/property",
         ],
     ),
+    # The one override of the SDK's STATE step: the tests that build TargetRecotap in the
+    # pytest process and look at the STATE it emits (mutmut credits no test with what a
+    # `target-recotap` process does).
+    "state": (
+        "target_recotap/sdk_seams.py",
+        [
+            "tests/target/test_state_emission_mutation_gaps.py",
+            "tests/target/test_target_in_flight.py",
+            "tests/target/test_target_mutation_gaps.py",
+            "tests/property",
+        ],
+    ),
     "target": (
         "target_recotap/target.py",
         [
+            "tests/target/test_state_emission_mutation_gaps.py",
             "tests/target/test_target_in_flight.py",
             "tests/target/test_target_reliability.py",
+            "tests/target/test_target_mutation_gaps.py",
             "tests/property",
         ],
     ),
