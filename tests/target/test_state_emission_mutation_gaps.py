@@ -1,9 +1,9 @@
-"""In-process checks of the STATE the target emits (sdk_seams.py, target.py).
+"""In-process checks of what target.py and sdk_seams.py promise: STATE, signals, start-up.
 
 mutmut credits a test only with the calls it makes in its own process (docs/mutation.md); the
-dry-run STATE promise was checked only through a `target-recotap` process. These run the target
-through the in-process harness and check what a user sees: the STATE lines on stdout, the log,
-what reached the API.
+dry run's STATE, a signal's stop, the segment check and the unknown-stream error were checked
+only through `target-recotap` processes. These run the target in this process and check what a
+user sees: the STATE lines on stdout, the exit status, the exact messages, what reached the API.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
-from target_recotap.target import StoppedBySignalError, TargetRecotap
+from target_recotap.target import StoppedBySignalError, TargetRecotap, UnsupportedStreamError
 from tests.target.conftest import as_input
 
 _STATE = {"bookmarks": {"accounts": {"replication_key_value": "2"}}}
@@ -97,3 +98,62 @@ def test_a_signal_stops_the_run_without_state_and_says_how(harness, target_logs,
     # A second signal ends the process at once: the default handlers are back.
     assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def _usable_segments(sandbox) -> list[dict]:
+    return [
+        s
+        for s in sandbox.admin.dump()["segments"]
+        if s["type"] == "static" and s["status"] in ("active", "draft")
+    ]
+
+
+def test_an_unusable_segment_is_refused_at_start_up_naming_the_usable_ones(harness, sandbox):
+    unknown = "000000000000000000000000"
+
+    with pytest.raises(ConfigValidationError) as raised:
+        harness.run(harness.stream("accounts", _accounts(1)), segment_id=unknown)
+
+    message = str(raised.value)
+    assert message.startswith(
+        f"segment_id '{unknown}' cannot receive accounts: it is not one of the static segments "
+        "with status active or draft that GET /segments lists (it may not exist, be dynamic, "
+        "or be archived). Usable segments: "
+    )
+    usable = message.split("Usable segments: ", 1)[1].split(", ")
+    assert sorted(usable) == sorted(
+        f"{s['segmentId']} ({s['name']})" for s in _usable_segments(sandbox)
+    )
+    assert "POST /api/v1/accounts" not in sandbox.admin.stats()["requests"]
+
+
+def test_with_no_usable_segment_left_the_error_says_none(harness, sandbox):
+    for segment in _usable_segments(sandbox):
+        sandbox.admin.set_segment_status(segment["segmentId"], "archived")
+
+    with pytest.raises(ConfigValidationError, match=r"Usable segments: none$"):
+        harness.run(harness.stream("accounts", _accounts(1)), segment_id="0" * 24)
+
+
+def test_a_usable_segment_is_named_in_the_log(harness, sandbox, target_logs):
+    segment = _usable_segments(sandbox)[0]
+
+    result = harness.run(harness.stream("accounts", _accounts(1)), segment_id=segment["segmentId"])
+
+    assert result.exit_code == 0
+    assert (
+        f"Accounts will be added to segment {segment['segmentId']} "
+        f"({segment['name']}, {segment['status']})"
+    ) in target_logs.messages
+
+
+def test_an_unknown_stream_is_refused_with_the_supported_ones_and_the_fix(harness, sandbox):
+    with pytest.raises(UnsupportedStreamError) as raised:
+        harness.run(harness.stream("users", [{"id": 1}]))
+
+    assert str(raised.value) == (
+        "target-recotap has no destination for stream 'users'. Supported streams: accounts, "
+        "deals, sales_activities, custom_fields, external_id_mappings, deal_stages. To load it "
+        "as one of these, rename it with a stream map, e.g. in meltano.yml: stream_maps: "
+        '{"users": {"__alias__": "accounts"}}'
+    )
