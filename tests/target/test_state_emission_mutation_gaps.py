@@ -75,7 +75,7 @@ def signal_handlers() -> Iterator[None]:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_run_without_state_and_says_how(harness, target_logs, signum):
     # What `invoke` does for the command line, in this process (mutmut credits it).
-    first = [*harness.stream("accounts", _accounts(3)), harness.state(_STATE)]
+    first = [*harness.stream("accounts", [*_accounts(3), {}]), harness.state(_STATE)]
     later = [{"type": "RECORD", "stream": "accounts", "record": r} for r in _accounts(6)[3:]]
     target = TargetRecotap(config=harness.config())
     stdout = io.StringIO()
@@ -88,13 +88,14 @@ def test_a_signal_stops_the_run_without_state_and_says_how(harness, target_logs,
     assert raised.value.code == 128 + signum
     assert stdout.getvalue() == ""  # no STATE: records before it may not be in Recotap
     errors = [r.getMessage() for r in target_logs.records if r.levelno == logging.ERROR]
-    assert errors == [
+    assert [e for e in errors if name in e] == [
         f"Received {name}: stopping. No more input is read and no STATE is emitted; waiting "
         "for the 0 write request(s) in flight to finish (a second signal stops at once).",
         f"Stopped by {name} before the end of the input. Records read after the last STATE "
         "this target emitted may not be in Recotap: the next run, starting from that STATE, "
         f"sends them again. Exiting with status {128 + signum}.",
     ]
+    assert _verdict(target_logs) == [("WARNING", "1 record(s) were refused or failed so far.")]
     # A second signal ends the process at once: the default handlers are back.
     assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
@@ -157,3 +158,62 @@ def test_an_unknown_stream_is_refused_with_the_supported_ones_and_the_fix(harnes
         "as one of these, rename it with a stream map, e.g. in meltano.yml: stream_maps: "
         '{"users": {"__alias__": "accounts"}}'
     )
+
+
+def _two_refused_two_created(harness) -> list[dict]:
+    return harness.stream("accounts", [{"domain": "st-bad1.example.org"}, *_accounts(2), {}])
+
+
+def _verdict(target_logs) -> list[tuple[str, str]]:
+    """The run's closing word on failed records: (level, message)."""
+    return [
+        (r.levelname, r.getMessage())
+        for r in target_logs.records
+        if "record(s) were refused or failed" in r.getMessage()
+    ]
+
+
+def test_more_failures_than_allowed_exit_1_after_delivering_the_rest(harness, target_logs):
+    result = harness.run(_two_refused_two_created(harness), max_failed_records=1)
+
+    assert result.exit_code == 1
+    assert result.counts("accounts") == {"created": 2, "refused": 2}
+    assert "Summary accounts: 2 created, 2 refused (1 write requests)" in target_logs.messages
+    assert _verdict(target_logs) == [
+        (
+            "ERROR",
+            "2 record(s) were refused or failed, more than max_failed_records=1; they are listed "
+            f"in {harness.failed_path}. Everything else was delivered. Exiting with status 1.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("limit", [2, 3])
+def test_failures_up_to_the_limit_exit_0_with_a_warning(harness, target_logs, limit):
+    result = harness.run(
+        _two_refused_two_created(harness), max_failed_records=limit, failed_records_path=None
+    )
+
+    assert result.exit_code == 0
+    assert _verdict(target_logs) == [
+        (
+            "WARNING",
+            f"2 record(s) were refused or failed (allowed: max_failed_records={limit}); set "
+            "failed_records_path to keep them.",
+        )
+    ]
+
+
+def test_by_default_one_failure_is_one_too_many(harness, target_logs):
+    result = harness.run(harness.stream("accounts", [{}, *_accounts(1)]))
+
+    assert result.exit_code == 1
+    assert [level for level, _ in _verdict(target_logs)] == ["ERROR"]
+
+
+def test_a_run_without_failures_exits_0_and_says_nothing_about_them(harness, target_logs):
+    result = harness.run(harness.stream("accounts", _accounts(2)))
+
+    assert result.exit_code == 0
+    assert _verdict(target_logs) == []
+    assert "Summary accounts: 2 created (1 write requests)" in target_logs.messages
