@@ -9,12 +9,16 @@ user sees: the STATE lines on stdout, the exit status, the exact messages, what 
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
+import json
 import logging
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
+from click.testing import CliRunner, Result
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_recotap.target import StoppedBySignalError, TargetRecotap, UnsupportedStreamError
@@ -217,3 +221,63 @@ def test_a_run_without_failures_exits_0_and_says_nothing_about_them(harness, tar
     assert result.exit_code == 0
     assert _verdict(target_logs) == []
     assert "Summary accounts: 2 created (1 write requests)" in target_logs.messages
+
+
+@pytest.fixture
+def command_in_this_process() -> Iterator[Callable[..., Result]]:
+    """Run the `target-recotap` command's click entry point in this process (CliRunner).
+
+    What the command changes in its process is given back: the garbage collector's tuning,
+    the exception hook and warnings capture the SDK sets, the signal handlers.
+    """
+    saved_gc, saved_hook = gc.get_threshold(), sys.excepthook
+    saved_signals = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def run(config: dict, messages: list[dict], tmp_path) -> Result:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        (tmp_path / "input.jsonl").write_text(as_input(messages))
+        arguments = ["--config", str(tmp_path / "config.json")]
+        arguments += ["--input", str(tmp_path / "input.jsonl")]
+        return CliRunner().invoke(TargetRecotap.get_singer_command(), arguments)
+
+    yield run
+    TargetRecotap.tune_gc = False
+    gc.unfreeze()
+    gc.set_threshold(*saved_gc)
+    sys.excepthook = saved_hook
+    logging.captureWarnings(capture=False)
+    for signum, handler in saved_signals.items():
+        signal.signal(signum, handler)
+
+
+def test_the_command_exits_1_when_too_many_records_failed(
+    harness, command_in_this_process, tmp_path
+):
+    messages = [*_two_refused_two_created(harness), harness.state(_STATE)]
+
+    result = command_in_this_process(harness.config(max_failed_records=1), messages, tmp_path)
+
+    assert result.exit_code == 1
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [_STATE]
+
+
+def test_the_command_exits_0_within_the_limit(harness, command_in_this_process, tmp_path):
+    messages = [*_two_refused_two_created(harness), harness.state(_STATE)]
+
+    result = command_in_this_process(harness.config(max_failed_records=2), messages, tmp_path)
+
+    assert result.exit_code == 0
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [_STATE]
+
+
+def test_the_command_exits_1_without_a_traceback_on_a_full_disk(
+    harness, command_in_this_process, tmp_path, full_disk
+):
+    messages = [*_two_refused_two_created(harness), harness.state(_STATE)]
+    config = harness.config(failed_records_path=str(full_disk))
+
+    result = command_in_this_process(config, messages, tmp_path)
+
+    assert result.exit_code == 1
+    assert type(result.exception) is SystemExit  # not the OSError: logged where it happened
+    assert result.stdout == ""  # no STATE
