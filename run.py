@@ -160,7 +160,10 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
         [
             "tests/target/test_state_emission_mutation_gaps.py",
             "tests/target/test_target_in_flight.py",
-            "tests/target/test_target_reliability.py",
+            # Its in-process STATE test only: the others start processes (no credit), and one
+            # of them can fail under load (two batches in flight, either may get the one "ok").
+            "tests/target/test_target_reliability.py"
+            "::test_state_is_emitted_once_everything_before_it_was_confirmed",
             "tests/target/test_target_mutation_gaps.py",
             "tests/property",
         ],
