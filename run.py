@@ -130,6 +130,7 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/target/test_target_accounts.py",
             "tests/target/test_target_streams.py",
             "tests/target/test_target_mutation_gaps.py",
+            "tests/target/test_validation_mutation_gaps.py",
             "tests/property",
         ],
     ),
