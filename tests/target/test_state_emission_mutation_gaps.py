@@ -233,11 +233,11 @@ def command_in_this_process() -> Iterator[Callable[..., Result]]:
     saved_gc, saved_hook = gc.get_threshold(), sys.excepthook
     saved_signals = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 
-    def run(config: dict, messages: list[dict], tmp_path) -> Result:
+    def run(config: dict, messages: list[dict], tmp_path, *extra: str) -> Result:
         (tmp_path / "config.json").write_text(json.dumps(config))
         (tmp_path / "input.jsonl").write_text(as_input(messages))
         arguments = ["--config", str(tmp_path / "config.json")]
-        arguments += ["--input", str(tmp_path / "input.jsonl")]
+        arguments += ["--input", str(tmp_path / "input.jsonl"), *extra]
         return CliRunner().invoke(TargetRecotap.get_singer_command(), arguments)
 
     yield run
@@ -281,3 +281,28 @@ def test_the_command_exits_1_without_a_traceback_on_a_full_disk(
     assert result.exit_code == 1
     assert type(result.exception) is SystemExit  # not the OSError: logged where it happened
     assert result.stdout == ""  # no STATE
+
+
+def test_about_lists_the_targets_settings_without_the_sql_only_ones(
+    harness, command_in_this_process, tmp_path
+):
+    result = command_in_this_process(harness.config(), [], tmp_path, "--about", "--format", "json")
+
+    assert result.exit_code == 0
+    settings = json.loads(result.stdout)["settings"]["properties"]
+    assert {"max_failed_records", "max_in_flight_batches", "dry_run"} <= settings.keys()
+    assert "load_method" not in settings  # offered to every target, acted on only by SQL ones
+    assert "add_record_metadata" not in settings
+
+
+def test_the_command_names_an_unusable_segment_and_exits_1(
+    harness, sandbox, command_in_this_process, tmp_path, target_logs
+):
+    config = harness.config(segment_id="0" * 24)
+
+    result = command_in_this_process(config, harness.stream("accounts", _accounts(1)), tmp_path)
+
+    assert result.exit_code == 1
+    errors = [r.getMessage() for r in target_logs.records if r.levelno == logging.ERROR]
+    assert any(e.startswith(f"segment_id '{'0' * 24}' cannot receive accounts") for e in errors)
+    assert "POST /api/v1/accounts" not in sandbox.admin.stats()["requests"]
