@@ -145,7 +145,35 @@ def benchmark_block(results_dir: Path = RESULTS_DIR) -> str:
         + " |"
         for goal in data["goals"]
     )
+    lines.extend(_rate_limited_rows(data.get("tables", {}).get("rate_limited", [])))
     return "\n".join([BENCHMARK_BLOCK, *lines, END_BLOCK])
+
+
+def _rate_limited_rows(pushes: list[dict[str, Any]]) -> list[str]:
+    """The pushes against a rate-limited sandbox, fixed concurrency beside the adaptive pace."""
+    if not pushes:
+        return []
+    lines = [
+        "",
+        f"Pushes of {pushes[0]['records']:,} accounts against a rate-limited sandbox "
+        "(accounts per second over the push as the sandbox saw it):",
+        "",
+        "| Limit | Program | Accounts/s | 429 answers | Settled in flight | Wall s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for push in pushes:
+        limit = "none" if push["limit_rps"] is None else f"{push['limit_rps']:g} requests/s"
+        share = f"{push['rate_limited']} of {push['requests']} ({push['share_429']:.1%})"
+        cells = [
+            limit,
+            push["program"],
+            f"{push['throughput']:,.0f}",
+            share,
+            push["settled"] or "-",
+            f"{push['wall_s']:.2f}",
+        ]
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return lines
 
 
 def _cell(value: object) -> str:

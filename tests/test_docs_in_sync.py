@@ -191,3 +191,37 @@ def test_the_history_imported_from_the_old_readme_is_not_a_current_run():
     runs = history["full_runs"]
     assert [run["started_utc"] for run in runs] == sorted(run["started_utc"] for run in runs)
     assert len(runs[-1]["runs"]) == 37  # every row of the table the README printed
+
+
+def test_the_rate_limited_pushes_are_shown_fixed_beside_adaptive(tmp_path):
+    results_file(tmp_path, "20261101T000000Z.json", "full", "2026-11-01T00:00:00+00:00", "1.1x")
+    path = tmp_path / "20261101T000000Z.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    push = {"records": 20_000, "wall_s": 20.61, "requests": 205, "rate_limited": 5}
+    data["tables"] = {
+        "rate_limited": [
+            {
+                **push,
+                "limit_rps": 10.0,
+                "program": "fixed 4",
+                "throughput": 904.2,
+                "share_429": 0.197,
+                "settled": "4",
+            },
+            {
+                **push,
+                "limit_rps": None,
+                "program": "adaptive",
+                "throughput": 6688.0,
+                "share_429": 0.0244,
+                "settled": "",
+            },
+        ]
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    block = sync_docs.benchmark_block(tmp_path)
+
+    assert "Pushes of 20,000 accounts against a rate-limited sandbox" in block
+    assert "| 10 requests/s | fixed 4 | 904 | 5 of 205 (19.7%) | 4 | 20.61 |" in block
+    assert "| none | adaptive | 6,688 | 5 of 205 (2.4%) | - | 20.61 |" in block
