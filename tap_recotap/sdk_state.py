@@ -5,7 +5,9 @@ progress markers (what it promotes to the bookmark at the end of a complete sync
 replication-key signpost (the ceiling of that promotion). `AccountsStream` reads both, to keep
 the bookmark where it was after an untrusted first page and to set the signpost from the
 server's clock. Replace these with the SDK's public API once it has one (singer-sdk's state
-handling lives in `singer_sdk/helpers/_state.py` and `singer_sdk/streams/_state.py`);
+handling lives in `singer_sdk/helpers/_state.py` and `singer_sdk/streams/_state.py`; the
+signpost's meaning as a ceiling of the promotion is meltano/sdk#179 / #516, and
+meltano/sdk#2753 proposes letting a stream shape how bookmarks are compared there);
 `tests/test_sdk_private_pins.py` fails when the names or their meaning change.
 """
 

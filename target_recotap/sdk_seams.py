@@ -8,8 +8,10 @@ stored. `drain_all` is `@final` and offers no public hook between the drain and 
 the one private use is an override of `Target._write_state_message`, the step that writes it.
 
 The seam that would replace it: a public hook that `drain_all` calls between the drain and
-the STATE (or a way for a sink to say its batches are not yet confirmed). No upstream issue asks
-for one yet; open one with singer-sdk (meltano/sdk) before the next SDK upgrade.
+the STATE (or a way for a sink to say its batches are not yet confirmed). Upstream, the nearest
+threads are meltano/sdk#3775 (a STATE acknowledging a batch not yet committed, after a signal
+during a drain) and meltano/sdk#3000 / #3040 (when `_write_state_message` should write); none
+offers the hook yet, so ask for it there before the next SDK upgrade.
 `tests/test_sdk_private_pins.py` fails when the SDK renames the step, changes its signature or
 stops calling it after the drain.
 """

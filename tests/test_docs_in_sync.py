@@ -9,32 +9,18 @@ build.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import yaml
 
 from benchmarks import report
+from scripts import sync_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = {"tap-recotap": "extractors", "target-recotap": "loaders"}
-
-
-def load_sync_docs() -> ModuleType:
-    """scripts/sync_docs.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("sync_docs", ROOT / "scripts" / "sync_docs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sync_docs = load_sync_docs()
 
 
 def settings_of(plugin: str) -> dict:

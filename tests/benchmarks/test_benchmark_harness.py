@@ -7,14 +7,12 @@ the goals are all judged, and the API key appears nowhere.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -22,6 +20,7 @@ from benchmarks import tap_side
 from benchmarks.__main__ import kind_of, parse_args
 from benchmarks.measure import Usage, run_measured
 from benchmarks.report import Report, Run
+from scripts import sync_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = 2000
@@ -161,20 +160,10 @@ def test_quick_run_measures_every_program_with_exact_request_counts(tmp_path):
     relabelled = tmp_path / "as-full"
     relabelled.mkdir()
     (relabelled / "run.json").write_text(json.dumps({**report, "kind": "full"}))
-    table = sync_docs_module().benchmark_block(relabelled)
+    table = sync_docs.benchmark_block(relabelled)
     for goal in report["goals"]:
         assert f"| {goal['name']} |" in table
         assert f"| {goal['measured']} | {goal['status']} |" in table
-
-
-def sync_docs_module() -> ModuleType:
-    """scripts/sync_docs.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("sync_docs", ROOT / "scripts" / "sync_docs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_usage_is_the_measured_process_not_the_harness(tmp_path):
