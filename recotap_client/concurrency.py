@@ -11,22 +11,26 @@ window of 0.5, which no whole number of threads can express.
 
 The rules, and why:
 
-- **Start**: two requests in flight, one more per round trip while answers come back fast and
-  without 429 (TCP's additive increase), up to the user's ceiling: where there is no limit the
-  ceiling is reached within a few round trips.
+- **Start**: two requests in flight, one more every two round trips while answers come back
+  fast and without 429 (half TCP's additive increase), up to the user's ceiling. A limiter
+  with a burst lets any pace through until its burst is spent; the requests in flight at that
+  moment beyond what it refills are all answered 429, so the slower the window grows, the
+  fewer they are. Without a limit the ceiling is still reached within a few tenths of a second.
 - **A 429 is a congestion event**, and the rate is cut at once. A token-bucket limiter answers
   429 exactly when its bucket is empty, so each 429 event is a moment when Recotap had nothing
   left to give, and between two such moments it let through exactly what it refilled: the
-  rate of admitted (non-429) answers between them *is* the limit, measured. The new rate is a
-  little under it, so the bucket refills. At the first event there is nothing to measure from
-  yet: back to one request at a time (TCP Tahoe's restart after a loss), or half the rate if
-  that is lower. Every 429 to a request sent before the cut belongs to the same event (it was
-  sent at the old rate) and cuts nothing more.
+  rate of admitted (non-429) answers between them *is* the limit, measured. At the first
+  event there is no earlier empty moment, but the start of the run bounds it: a limiter of N
+  requests a second saves up at most a second's worth (`SAVED_SECONDS`), so what came through
+  since the start, over the time since the start plus that second, is at most the limit,
+  and exactly it when the bucket was full. The pace goes on a little under the measured limit
+  (never above the pace that met the 429: at least halved the first time, as TCP's ssthresh),
+  so the bucket refills. Every 429 to a request sent before the cut belongs to the same event
+  (it was sent at the old rate) and cuts nothing more.
 - **After a 429 event, probing** follows TCP CUBIC's curve, counted in answers rather than in
-  time: the rate climbs back to the measured limit (after the first event: to half the rate
-  it met) over `PLATEAU` answers, stays near it, then grows faster and faster (cubically)
-  with every further clean answer. A limit is thus re-tested about every couple of hundred
-  requests (a few 429s per thousand), and a lifted limit is left behind within a few hundred.
+  time: the rate climbs back to the measured limit over `PLATEAU` answers, stays near it, then
+  grows faster and faster (cubically) with every further clean answer. A limit is thus
+  re-tested every few hundred requests, and a lifted limit is left behind within a few hundred.
 - **Answer times climbing is a congestion event too** (a server queueing our requests): when
   even the fastest of the last few answers took over twice the base, the pace is scaled by
   base/that answer time (a gradient rule), at most halved,
@@ -47,11 +51,21 @@ from dataclasses import dataclass
 
 RATE_LIMITED = 429
 
+# The ceiling when the user sets none (`max_in_flight_batches`): without a limit, six 50 ms
+# writes in flight push 20,000 accounts in under half the time of four; at 60 requests a second
+# (three in flight at 50 ms) the overshoot when a one-second burst runs out stays a few 429s.
+# (Measured: the rate-limited pushes in the benchmark, README.md.)
+DEFAULT_CEILING = 6
 # Requests in flight before the first answer: two, so that one slow first answer does not hold
 # everything up (TCP starts with more than one segment in flight too, RFC 3390).
 INITIAL_WINDOW = 2
+# Window growth per round trip of clean answers before any 429 (see "Start" above).
+GROWTH = 0.5
 # After a 429 event the curve restarts at this share of where it levels out.
 MEASURED_SHARE = 0.95
+# A limiter of N requests a second lets at most this many seconds' worth through at once (a
+# token bucket of N, or N per fixed one-second window, the usual forms).
+SAVED_SECONDS = 1.0
 # A measurement spans at least this long (shorter: mostly the noise of a few answers).
 MIN_MEASURE_SECONDS = 0.5
 # Answers it takes to climb back to the measured limit after a cut (CUBIC's K, in answers).
@@ -68,8 +82,9 @@ BASE_WINDOW = 50
 # 429s pace the run (a pace collapsing towards zero would take minutes to climb back).
 MAX_GAP_SECONDS = 1.0
 # Climbing counts at least this many answers a second, so that a low pace climbs back in
-# seconds, not minutes.
-MIN_ANSWERS_PER_SECOND = 20.0
+# seconds, not minutes (from a pace of 1 a second to 10 in under a minute). Not more: at 10
+# requests a second a faster clock would probe twice as often.
+MIN_ANSWERS_PER_SECOND = 10.0
 
 
 @dataclass(frozen=True)
@@ -108,13 +123,18 @@ class AdaptiveConcurrency:
         self._started_at = now
         self._recent: deque[float] = deque(maxlen=BASE_WINDOW)  # clean answer times
         self._base: float | None = None
-        # Before any 429: the window, one more per round trip (by 1/window per clean answer).
+        # Before any 429: the window, GROWTH more per round trip (GROWTH/window per answer).
         self._window_now = float(min(INITIAL_WINDOW, self.ceiling))
         # After a 429: the measured limit (requests/s) the rate climbs back to and beyond.
         self._limit: float | None = None
         self._depth = 1.0 - MEASURED_SHARE  # how far below `_limit` the curve starts
         self._event_at: float | None = None  # the last congestion event
+        self._emptied_at_event = False  # whether it was a 429 (the limiter had nothing left)
         self._admitted = 0  # non-429 answers since the last event
+        self._starts = 0  # requests started since the last event
+        # The latest starts: enough to cover every request still in flight.
+        self._recent_starts: deque[float] = deque(maxlen=2 * self.ceiling + 2)
+        self._first_start: float | None = None
         self._last_start = -math.inf
         self._rate_limited = 0
         self._answers = 0
@@ -145,6 +165,10 @@ class AdaptiveConcurrency:
         with self._lock:
             now = self._clock()
             self._last_start = now
+            if self._first_start is None:
+                self._first_start = now
+            self._starts += 1
+            self._recent_starts.append(now)
             self._note_in_flight(now, +1)
 
     def finished(self) -> None:
@@ -167,7 +191,7 @@ class AdaptiveConcurrency:
                     and self._sent_after_last_event(sent_at)
                     and self._may_cut_again(now)
                 ):
-                    self._rate_limited_event(now)
+                    self._rate_limited_event(now, sent_at)
                 return
             if self._event_at is None or sent_at >= self._event_at:
                 # Admitted after the last event (an answer to a request sent before it was
@@ -183,7 +207,7 @@ class AdaptiveConcurrency:
                     self._slow_event(queued)
             elif self._limit is None and not self._is_slow(seconds):
                 self._window_now = min(
-                    float(self.ceiling), self._window_now + 1.0 / self._window_now
+                    float(self.ceiling), self._window_now + GROWTH / self._window_now
                 )
 
     # --- report ---------------------------------------------------------------------------------
@@ -253,39 +277,50 @@ class AdaptiveConcurrency:
         base = self._base
         return base is not None and seconds > SLOW_FACTOR * base + SLOW_MARGIN
 
-    def _rate_limited_event(self, now: float) -> None:
+    def _rate_limited_event(self, now: float, sent_at: float) -> None:
         current = self._current_rate(now)
-        if self._event_at is not None and now - self._event_at >= MIN_MEASURE_SECONDS:
+        if self._emptied_at_event:
             # Empty at the last event, empty again now: what came through in between is what
             # the limit refilled (a little less if the bucket overflowed meanwhile). Counted
-            # are the answers to requests sent after the last event and answered by now, that
-            # is, sent up to an answer time ago.
-            span = max(now - self._event_at - (self._base or 0.0), MIN_MEASURE_SECONDS / 2)
-            measured = self._admitted / span
-            # On at the measured rate (an underestimate, if anything: the requests admitted
-            # but still in flight are not counted), always a decrease (the 429 says "too
-            # fast"); the curve levels out a little above it, then probes.
-            start = min(current * 0.9, measured)
-            self._restart(now, start / MEASURED_SHARE, start)
+            # are the answers to requests sent since then and answered by now, that is, sent
+            # up to an answer time ago (an underestimate, if anything: the requests admitted
+            # but still in flight are not counted).
+            span = now - (self._event_at or now) - (self._base or 0.0)
+            measured = self._admitted / max(span, MIN_MEASURE_SECONDS / 2)
         else:
-            # Nothing to measure from yet: TCP's halving marks where to slow down again, and
-            # the restart is from one request at a time (Tahoe), or half if that is lower.
-            one_at_a_time = 1.0 / self._base if self._base else current
-            self._restart(now, current / 2, min(current / 2, one_at_a_time))
+            # Since the first request (or a slow-answer cut) the limiter may have given what
+            # it had saved up besides what it refilled; with at most SAVED_SECONDS' worth saved
+            # up, this is a lower bound of the limit. Every request started before the one
+            # this 429 answers was admitted, answered yet or not (a 429 comes back faster than
+            # an answer to 100 accounts).
+            since = self._first_start if self._event_at is None else self._event_at
+            admitted = self._starts - sum(1 for start in self._recent_starts if start > sent_at)
+            measured = max(0, admitted - 1) / (max(0.0, sent_at - since) + SAVED_SECONDS)
+        # The curve levels out at the measured limit, under the pace that met the 429, and
+        # starts a little lower: a multiplicative decrease, at least halving the first time
+        # (TCP's ssthresh).
+        cut = current / 2 if self._limit is None else current * 0.9
+        level = min(measured, current * 0.9)
+        self._restart(now, level, min(level * MEASURED_SHARE, cut), emptied=True)
 
     def _slow_event(self, seconds: float) -> None:
         now = self._clock()
         factor = max(0.5, (self._base or seconds) / seconds)
         if self._limit is not None:
             slower = self._current_rate(now) * factor
-            self._restart(now, slower, slower * MEASURED_SHARE)
+            self._restart(now, slower, slower * MEASURED_SHARE, emptied=False)
             return
         self._window_now = max(1.0, self._window_now * factor)
         self._event_at = now
         self._admitted = 0
+        self._starts = 0
+        self._emptied_at_event = False
 
-    def _restart(self, now: float, limit: float, start: float) -> None:
-        """Go on at `start` requests per second, climbing to `limit` and beyond by the curve."""
+    def _restart(self, now: float, limit: float, start: float, *, emptied: bool) -> None:
+        """Go on at `start` requests per second, climbing to `limit` and beyond by the curve.
+
+        `emptied`: the event was a 429 (the limiter had nothing left), not slow answers.
+        """
         lowest = 1.0 / MAX_GAP_SECONDS
         highest = self.ceiling / self._base if self._base else math.inf
         limit = min(max(limit, lowest), highest)
@@ -294,6 +329,8 @@ class AdaptiveConcurrency:
         self._depth = max(1.0 - MEASURED_SHARE, 1.0 - start / limit)
         self._event_at = now
         self._admitted = 0
+        self._starts = 0
+        self._emptied_at_event = emptied
 
     def _note_in_flight(self, now: float, change: int) -> None:
         self._in_flight_area += self._in_flight * (now - self._in_flight_changed)

@@ -12,7 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
-from recotap_client.concurrency import AdaptiveConcurrency
+from recotap_client.concurrency import DEFAULT_CEILING, AdaptiveConcurrency
 from recotap_client.endpoints import RecotapAPI
 from recotap_plugin_common.settings import CONNECTION_SETTINGS
 from recotap_plugin_common.settings_check import SettingsCheck
@@ -121,7 +121,7 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
         th.Property(
             "max_in_flight_batches",
             th.IntegerType(minimum=1),
-            default=4,
+            default=DEFAULT_CEILING,
             title="Max in-flight batches",
             description="The most write requests sent at the same time while input is still "
             "being read. How many are actually in flight adapts during the run (see "
@@ -137,10 +137,10 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
             default=True,
             title="Adaptive concurrency",
             description="Find the pace Recotap accepts while the run goes: start with two "
-            "write requests in flight, add one per round trip up to max_in_flight_batches, "
-            "and after a 429 slow down to the rate Recotap let through (even below one request "
-            "at a time, by spacing requests out), then probe upwards again. Off: always keep "
-            "max_in_flight_batches in flight.",
+            "write requests in flight, add one every two round trips up to "
+            "max_in_flight_batches, and after a 429 slow down to the rate Recotap let through "
+            "(even below one request at a time, by spacing requests out), then probe upwards "
+            "again. Off: always keep max_in_flight_batches in flight.",
         ),
         th.Property(
             "validate_records",
@@ -251,7 +251,7 @@ class TargetRecotap(SettingsCheck, StateAfterConfirmation):
         except FailedRecordsPathError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from error
         report = RunReport(failed_records, self.logger)
-        ceiling = int(self.config.get("max_in_flight_batches", 4))
+        ceiling = int(self.config.get("max_in_flight_batches", DEFAULT_CEILING))
         pace = AdaptiveConcurrency(
             ceiling, adaptive=bool(self.config.get("adaptive_concurrency", True))
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from recotap_client.concurrency import PLATEAU, AdaptiveConcurrency
+from recotap_client.concurrency import MEASURED_SHARE, PLATEAU, AdaptiveConcurrency
 
 BASE = 0.050  # seconds: the answer time of an unloaded request
 
@@ -45,11 +45,11 @@ def test_fixed_concurrency_is_always_the_ceiling_and_never_paced():
     assert pace.report().rate_limited == 2
 
 
-def test_starts_with_two_and_grows_one_per_round_trip_up_to_the_ceiling():
+def test_starts_with_two_and_grows_one_every_two_round_trips_up_to_the_ceiling():
     clock = Clock()
     pace = AdaptiveConcurrency(6, clock=clock)
     limits = []
-    for _ in range(8):  # a round trip: as many answers as the window allowed in flight
+    for _ in range(10):  # a round trip: as many answers as the window allowed in flight
         limit = pace.in_flight_limit()
         limits.append(limit)
         for _ in range(limit):
@@ -58,7 +58,8 @@ def test_starts_with_two_and_grows_one_per_round_trip_up_to_the_ceiling():
         for _ in range(limit):
             pace.answered(200, BASE)
             pace.finished()
-    assert limits == [2, 3, 4, 5, 6, 6, 6, 6]
+    # The window is 2, 2.5, 3, 3.5, ... (whole requests in flight: rounded up).
+    assert limits == [2, 3, 4, 4, 5, 5, 6, 6, 6, 6]
     assert pace.start_delay() == 0
 
 
@@ -81,19 +82,76 @@ def test_a_ceiling_of_one_is_one():
     assert pace.in_flight_limit() == 1
 
 
-def test_the_first_429_goes_back_to_one_request_at_a_time():
+def test_the_first_429_goes_on_under_the_limit_bounded_by_the_start_of_the_run():
     clock = Clock()
     pace = AdaptiveConcurrency(4, clock=clock)
-    for _ in range(10):
+    for _ in range(40):  # 40 answers in 2 s
         _answer(pace, clock)
     assert pace.in_flight_limit() == 4
 
     _answer(pace, clock, 429)
 
-    assert pace.in_flight_limit() == 1
-    # One request per base answer time: the next may start one answer time after this one.
+    # At most a second's worth saved up: the limit is at least 40 / (2 s + 1 s) a second.
+    limit = 40 / 3
+    assert pace.report().rate == pytest.approx(limit * MEASURED_SHARE)
+    assert pace.in_flight_limit() == 1  # 12.7 a second at 50 ms is less than one in flight
     pace.started()
-    assert pace.start_delay() == pytest.approx(BASE)
+    assert pace.start_delay() == pytest.approx(1 / (limit * MEASURED_SHARE))
+    # ... and climbs back to the limit over PLATEAU answers.
+    for _ in range(PLATEAU):
+        clock.advance(1 / limit - BASE)
+        _answer(pace, clock)
+    assert pace.report().rate == pytest.approx(limit, rel=0.01)
+
+
+def test_the_first_429_counts_every_request_started_before_it_as_admitted():
+    clock = Clock()
+    pace = AdaptiveConcurrency(4, clock=clock)
+    clock.advance(5.0)  # reading input before the first batch is full: not part of the span
+    for _ in range(20):  # 20 answers in 1 s
+        _answer(pace, clock)
+    pace.started()  # a batch of 100 accounts, still being answered when ...
+    clock.advance(0.010)
+    pace.started()  # ... the next one is answered 429 at once (the bucket is empty)
+    clock.advance(0.010)
+    pace.started()  # one more, sent after it
+    clock.advance(0.030)
+
+    pace.answered(429, 0.035)
+
+    # 21 admitted (20 answered, 1 in flight) from the first start to the 429's request, plus
+    # a second's worth saved up.
+    assert pace.report().rate == pytest.approx(21 / (1.015 + 1) * MEASURED_SHARE)
+
+
+def test_the_first_429_at_least_halves_the_pace():
+    clock = Clock()
+    pace = AdaptiveConcurrency(1, clock=clock)
+    for _ in range(40):  # one at a time: 20 a second, for 2 s
+        _answer(pace, clock)
+
+    _answer(pace, clock, 429)
+
+    # The bound (40 / 3 s) is above half the pace that met the 429: it starts at half.
+    assert pace.report().rate == pytest.approx(20 / 2)
+
+
+def test_every_429_slows_the_pace_even_when_all_before_it_was_admitted():
+    clock = Clock()
+    pace = AdaptiveConcurrency(4, clock=clock)
+    for _ in range(40):
+        _answer(pace, clock)
+    _answer(pace, clock, 429)
+    for _ in range(PLATEAU):  # at the pace, every request admitted
+        clock.advance(pace.start_delay())
+        _answer(pace, clock)
+    before = pace.report().rate
+    assert before is not None
+
+    _answer(pace, clock, 429)
+
+    # What came through was the pace itself: it goes on at least 10% slower (then 5% under).
+    assert pace.report().rate <= before * 0.9 * MEASURED_SHARE * 1.01
 
 
 def test_429s_to_requests_sent_before_the_cut_are_the_same_event():
@@ -117,7 +175,8 @@ def test_429s_to_requests_sent_before_the_cut_are_the_same_event():
 def test_the_second_429_measures_the_limit_between_the_two():
     clock = Clock()
     pace = AdaptiveConcurrency(4, clock=clock)
-    _answer(pace, clock)
+    for _ in range(40):  # 40 answers in 2 s: the first 429 bounds the limit at 13.3 a second
+        _answer(pace, clock)
     _answer(pace, clock, 429)  # the bucket is empty now
     # Then 30 requests get through in 3 seconds (10 a second) before the next 429.
     for _ in range(30):
@@ -127,22 +186,24 @@ def test_the_second_429_measures_the_limit_between_the_two():
 
     report = pace.report()
     assert report.rate is not None
-    # 30 answers to requests sent in the 3 s between the two (less the last answer time).
-    assert report.rate == pytest.approx(10, rel=0.02)
+    # 30 answers to requests sent in the 3 s between the two (less the last answer time):
+    # on a little under 10 a second.
+    assert report.rate == pytest.approx(10 * MEASURED_SHARE, rel=0.02)
     assert report.window == pytest.approx(report.rate * BASE)
 
 
 def test_after_a_cut_the_pace_climbs_back_then_beyond():
     clock = Clock()
     pace = AdaptiveConcurrency(16, clock=clock)
-    _answer(pace, clock)
+    for _ in range(40):
+        _answer(pace, clock)
     _answer(pace, clock, 429)
     for _ in range(20):
         clock.advance(0.05)
         _answer(pace, clock)
     _answer(pace, clock, 429)
     measured = pace.report().rate
-    assert measured is not None
+    assert measured == pytest.approx(10 * MEASURED_SHARE, rel=0.02)
 
     rates = []
     for count in range(1, 4 * PLATEAU + 1):
@@ -150,8 +211,8 @@ def test_after_a_cut_the_pace_climbs_back_then_beyond():
         if count % PLATEAU == 0:
             rates.append(pace.report().rate or math.inf)
 
-    # Back to the measured limit (/0.95) after PLATEAU answers, then faster and faster.
-    assert rates[0] == pytest.approx(measured / 0.95, rel=0.01)
+    # Back to the measured limit after PLATEAU answers, then faster and faster.
+    assert rates[0] == pytest.approx(measured / MEASURED_SHARE, rel=0.01)
     assert rates[0] < rates[1] < rates[2] < rates[3]
     assert rates[3] - rates[2] > rates[2] - rates[1] > rates[1] - rates[0]
 
@@ -159,7 +220,7 @@ def test_after_a_cut_the_pace_climbs_back_then_beyond():
 def test_one_slow_answer_changes_nothing_but_lasting_slowness_shrinks_the_window():
     clock = Clock()
     pace = AdaptiveConcurrency(8, clock=clock)
-    for _ in range(30):
+    for _ in range(70):
         _answer(pace, clock)
     assert pace.in_flight_limit() == 8
 
