@@ -293,7 +293,9 @@ class AdaptiveConcurrency:
             # up, this is a lower bound of the limit. Every request started before the one
             # this 429 answers was admitted, answered yet or not (a 429 comes back faster than
             # an answer to 100 accounts).
-            since = self._first_start if self._event_at is None else self._event_at
+            since = self._event_at if self._event_at is not None else self._first_start
+            if since is None:  # a 429 before any batch started (a lookup's)
+                since = sent_at
             admitted = self._starts - sum(1 for start in self._recent_starts if start > sent_at)
             measured = max(0, admitted - 1) / (max(0.0, sent_at - since) + SAVED_SECONDS)
         # The curve levels out at the measured limit, under the pace that met the 429, and
