@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from recotap_client.concurrency import MEASURED_SHARE, PLATEAU, AdaptiveConcurrency
+from recotap_client.concurrency import (
+    DEFAULT_CEILING,
+    MEASURED_SHARE,
+    PLATEAU,
+    AdaptiveConcurrency,
+)
 
 BASE = 0.050  # seconds: the answer time of an unloaded request
 
@@ -281,7 +286,11 @@ class SimulatedApi:
 
 
 def simulate(
-    rate: float | None, requests: int, *, ceiling: int = 4, change: tuple[int, float | None] = ()
+    rate: float | None,
+    requests: int,
+    *,
+    ceiling: int = DEFAULT_CEILING,
+    change: tuple[int, float | None] = (),
 ) -> tuple[SimulatedApi, AdaptiveConcurrency, float]:
     """Push `requests` batches through the pace; `change` = (after N admitted, new rate)."""
     clock = Clock()
@@ -335,6 +344,16 @@ def test_at_a_limit_the_pace_settles_just_under_it_with_few_429s(rate):
     assert api.limited / (api.admitted + api.limited) <= 0.02
     # Settled near the limit's window (at 60 a second that is 3 of the ceiling's 4).
     assert 0.8 * rate * BASE <= pace.report().window <= 1.5 * rate * BASE
+
+
+@pytest.mark.parametrize("rate", [10.0, 60.0])
+def test_a_short_push_pays_few_429s_for_the_burst_that_hides_the_limit(rate):
+    # 200 requests: at 60 a second, most of them fit in the one-second burst and the refill,
+    # so the limit shows only late, with the window grown; at 10 it shows at once.
+    api, _, seconds = simulate(rate, 200)
+
+    assert api.limited <= 4  # 2%
+    assert api.admitted / seconds >= 0.9 * rate
 
 
 def test_without_a_limit_the_pace_reaches_the_ceiling_at_once():
