@@ -121,7 +121,11 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
     ),
     "in_flight": (
         "target_recotap/in_flight.py",
-        ["tests/target/test_target_in_flight.py", "tests/property"],
+        [
+            "tests/target/test_target_in_flight.py",
+            "tests/target/test_in_flight_mutation_gaps.py",
+            "tests/property",
+        ],
     ),
     "validation": (
         "target_recotap/validation.py",
