@@ -1,5 +1,5 @@
 """The write pace as a user sees it, in-process over loopback HTTP: the summary's pace line in
-each of its three forms.
+each of its three forms, and the name of the threads that send batches in the background.
 
 The adaptive-pace tests (`test_target_adaptive_concurrency.py`) run `target-recotap` as a
 process, which mutation testing cannot credit (docs/mutation.md); these run the target in the
@@ -8,6 +8,7 @@ test process against the sandbox.
 
 from __future__ import annotations
 
+import logging
 import re
 
 PACE = "Summary write pace: "
@@ -69,3 +70,14 @@ def test_after_a_429_the_pace_is_summarised_as_a_rate(harness, sandbox, target_l
         r"\d+\.\d\d in flight on average; 1 of 4 answer\(s\) were 429 \(rate limited\)",
         line,
     ), line
+
+
+def test_batches_in_flight_are_sent_by_threads_named_for_it(harness, caplog):
+    # singer-sdk's structured (JSON) log format shows each line's `thread_name`: the request
+    # lines of the batches sent in the background say they come from the target's senders.
+    with caplog.at_level(logging.DEBUG, logger="target-recotap"):
+        result = harness.run(harness.stream("accounts", _accounts(1)), batch_size_rows=10)
+
+    assert result.counts("accounts") == {"created": 10}
+    (sent,) = [r for r in caplog.records if r.getMessage().startswith("POST /accounts -> 200")]
+    assert re.fullmatch(r"recotap-send_\d+", sent.threadName), sent.threadName
