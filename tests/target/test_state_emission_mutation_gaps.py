@@ -306,3 +306,16 @@ def test_the_command_names_an_unusable_segment_and_exits_1(
     errors = [r.getMessage() for r in target_logs.records if r.levelno == logging.ERROR]
     assert any(e.startswith(f"segment_id '{'0' * 24}' cannot receive accounts") for e in errors)
     assert "POST /api/v1/accounts" not in sandbox.admin.stats()["requests"]
+
+
+def test_the_command_names_an_unwritable_failed_records_path_and_exits_1(
+    harness, sandbox, command_in_this_process, tmp_path, target_logs
+):
+    config = harness.config(failed_records_path=str(tmp_path))  # a directory
+
+    result = command_in_this_process(config, harness.stream("accounts", _accounts(1)), tmp_path)
+
+    assert result.exit_code == 1
+    errors = [r.getMessage() for r in target_logs.records if r.levelno == logging.ERROR]
+    assert f"failed_records_path {str(tmp_path)!r} cannot be written: Is a directory" in errors
+    assert "POST /api/v1/accounts" not in sandbox.admin.stats()["requests"]
