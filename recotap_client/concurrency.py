@@ -25,8 +25,11 @@ The rules, and why:
   since the start, over the time since the start plus that second, is at most the limit,
   and exactly it when the bucket was full. The pace goes on a little under the measured limit
   (never above the pace that met the 429: at least halved the first time, as TCP's ssthresh),
-  so the bucket refills. Every 429 to a request sent before the cut belongs to the same event
-  (it was sent at the old rate) and cuts nothing more.
+  so the bucket refills. A first 429 after only a handful of requests (a key another program
+  had just used up) bounds nothing worth going by: then the pace restarts from one request at
+  a time (TCP Tahoe), climbing to half the pace that met it, and the next 429 measures.
+  Every 429 to a request sent before the cut belongs to the same event (it was sent at the
+  old rate) and cuts nothing more.
 - **After a 429 event, probing** follows TCP CUBIC's curve, counted in answers rather than in
   time: the rate climbs back to the measured limit over `PLATEAU` answers, stays near it, then
   grows faster and faster (cubically) with every further clean answer. A limit is thus
@@ -66,6 +69,8 @@ MEASURED_SHARE = 0.95
 # A limiter of N requests a second lets at most this many seconds' worth through at once (a
 # token bucket of N, or N per fixed one-second window, the usual forms).
 SAVED_SECONDS = 1.0
+# A first 429 after fewer admitted requests than this bounds the limit too loosely to go by.
+FEW_ADMITTED = 5
 # A measurement spans at least this long (shorter: mostly the noise of a few answers).
 MIN_MEASURE_SECONDS = 0.5
 # Answers it takes to climb back to the measured limit after a cut (CUBIC's K, in answers).
@@ -186,6 +191,9 @@ class AdaptiveConcurrency:
             sent_at = now - seconds
             if status == RATE_LIMITED:
                 self._rate_limited += 1
+                if self._base is None:
+                    # No clean answer yet: this one's time stands in until one comes.
+                    self._base = seconds
                 if (
                     self.adaptive
                     and self._sent_after_last_event(sent_at)
@@ -287,23 +295,33 @@ class AdaptiveConcurrency:
             # but still in flight are not counted).
             span = now - (self._event_at or now) - (self._base or 0.0)
             measured = self._admitted / max(span, MIN_MEASURE_SECONDS / 2)
-        else:
-            # Since the first request (or a slow-answer cut) the limiter may have given what
-            # it had saved up besides what it refilled; with at most SAVED_SECONDS' worth saved
-            # up, this is a lower bound of the limit. Every request started before the one
-            # this 429 answers was admitted, answered yet or not (a 429 comes back faster than
-            # an answer to 100 accounts).
-            since = self._event_at if self._event_at is not None else self._first_start
-            if since is None:  # a 429 before any batch started (a lookup's)
-                since = sent_at
-            admitted = self._starts - sum(1 for start in self._recent_starts if start > sent_at)
-            measured = max(0, admitted - 1) / (max(0.0, sent_at - since) + SAVED_SECONDS)
-        # The curve levels out at the measured limit, under the pace that met the 429, and
-        # starts a little lower: a multiplicative decrease, at least halving the first time
-        # (TCP's ssthresh).
-        cut = current / 2 if self._limit is None else current * 0.9
-        level = min(measured, current * 0.9)
-        self._restart(now, level, min(level * MEASURED_SHARE, cut), emptied=True)
+            # The curve levels out at the measured limit, under the pace that met the 429
+            # (a multiplicative decrease), and starts a little lower.
+            level = min(measured, current * 0.9)
+            self._restart(now, level, level * MEASURED_SHARE, emptied=True)
+            return
+        # Since the first request (or a slow-answer cut) the limiter may have given what it
+        # had saved up besides what it refilled; with at most SAVED_SECONDS' worth saved up,
+        # this is a lower bound of the limit. Every request started before the one this 429
+        # answers was admitted, answered yet or not (a 429 comes back faster than an answer
+        # to 100 accounts).
+        since = self._event_at if self._event_at is not None else self._first_start
+        if since is None:  # a 429 before any batch started (a lookup's)
+            since = sent_at
+        later = sum(1 for start in self._recent_starts if start > sent_at)
+        admitted = max(0, self._starts - later - 1)
+        if admitted < FEW_ADMITTED:
+            # Too few to bound anything (a key another program had just used up): TCP
+            # Tahoe's restart, from one request at a time up to half the pace that met the
+            # 429; the next 429 measures.
+            one_at_a_time = 1.0 / (self._base or 1.0)
+            self._restart(now, current / 2, min(current / 2, one_at_a_time), emptied=True)
+            return
+        bound = admitted / (max(0.0, sent_at - since) + SAVED_SECONDS)
+        # The curve levels out at the bound, under the pace that met the 429, and starts a
+        # little lower, at most at half that pace (TCP's ssthresh).
+        level = min(bound, current * 0.9)
+        self._restart(now, level, min(level * MEASURED_SHARE, current / 2), emptied=True)
 
     def _slow_event(self, seconds: float) -> None:
         now = self._clock()

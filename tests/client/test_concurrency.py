@@ -129,6 +129,24 @@ def test_the_first_429_counts_every_request_started_before_it_as_admitted():
     assert pace.report().rate == pytest.approx(21 / (1.015 + 1) * MEASURED_SHARE)
 
 
+@pytest.mark.parametrize("clean_answers_before", [0, 1])
+def test_a_429_at_the_very_start_goes_back_to_one_request_at_a_time(clean_answers_before):
+    # Another program had just used up the key's allowance: a handful of requests bound the
+    # limit too loosely to go by.
+    clock = Clock()
+    pace = AdaptiveConcurrency(4, clock=clock)
+    for _ in range(clean_answers_before):
+        _answer(pace, clock)
+
+    _answer(pace, clock, 429)
+
+    assert pace.in_flight_limit() == 1
+    # About one request per answer time: the next starts one answer time after this one, or
+    # a little later (the curve starts at least 5% under where it levels out).
+    pace.started()
+    assert BASE - 1e-9 <= pace.start_delay() <= BASE / MEASURED_SHARE + 1e-9
+
+
 def test_the_first_429_at_least_halves_the_pace():
     clock = Clock()
     pace = AdaptiveConcurrency(1, clock=clock)

@@ -8,8 +8,13 @@ test process against the sandbox.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import time
+
+from recotap_client.concurrency import DEFAULT_CEILING, AdaptiveConcurrency
+from target_recotap.in_flight import InFlightBatches
 
 PACE = "Summary write pace: "
 
@@ -50,7 +55,8 @@ def test_an_adaptive_pace_without_429_is_summarised_as_a_window(harness, target_
     assert result.counts("accounts") == {"created": 30}
     line = _pace_line(target_logs)
     assert re.fullmatch(
-        r"settled at \d+\.\d\d request\(s\) in flight, ceiling 4; \d+\.\d\d in flight on "
+        rf"settled at \d+\.\d\d request\(s\) in flight, ceiling {DEFAULT_CEILING}; "
+        r"\d+\.\d\d in flight on "
         r"average; 0 of 3 answer\(s\) were 429 \(rate limited\)",
         line,
     ), line
@@ -66,7 +72,8 @@ def test_after_a_429_the_pace_is_summarised_as_a_rate(harness, sandbox, target_l
     assert result.counts("accounts") == {"created": 30}
     line = _pace_line(target_logs)
     assert re.fullmatch(
-        r"settled at \d+\.\d\d request\(s\) in flight \(\d+\.\d requests/s\), ceiling 4; "
+        r"settled at \d+\.\d\d request\(s\) in flight \(\d+\.\d requests/s\), "
+        rf"ceiling {DEFAULT_CEILING}; "
         r"\d+\.\d\d in flight on average; 1 of 4 answer\(s\) were 429 \(rate limited\)",
         line,
     ), line
@@ -81,3 +88,27 @@ def test_batches_in_flight_are_sent_by_threads_named_for_it(harness, caplog):
     assert result.counts("accounts") == {"created": 10}
     (sent,) = [r for r in caplog.records if r.getMessage().startswith("POST /accounts -> 200")]
     assert re.fullmatch(r"recotap-send_\d+", sent.threadName), sent.threadName
+
+
+def test_a_paced_start_waits_for_its_gap_even_when_it_is_under_a_second():
+    # After a 429 from a slow API the pace spaces starts out (docs: adaptive_concurrency); here
+    # about four a second at quarter-second answers. Each batch waits for its gap.
+    pace = AdaptiveConcurrency(4)
+    pace.answered(200, 0.25)
+    pace.answered(429, 0.25)
+    rate = pace.report().rate
+    assert rate is not None
+    gap = 1 / rate
+    assert 0.1 < gap < 1.0
+    batches = InFlightBatches(4, pace)
+    starts: list[float] = []
+    try:
+        for n in range(3):
+            batches.submit("accounts", [f"k{n}"], lambda: starts.append(time.monotonic()))
+        batches.wait()
+    finally:
+        batches.close()
+
+    assert len(starts) == 3
+    # A lower bound only: a busy machine can make the gaps longer, never shorter.
+    assert all(later - earlier >= 0.8 * gap for earlier, later in itertools.pairwise(starts))
