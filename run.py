@@ -189,10 +189,29 @@ MUTATION_TARGETS: dict[str, tuple[str, list[str]]] = {
             "tests/target/test_target_cli.py",
         ],
     ),
+    # The tap's bookmark (issue 14 item 4): `AccountsStream` and the time helpers of streams.py
+    # (see ONLY_MUTANTS). test_tap_clock.py runs `tap-recotap` as a process (no credit);
+    # test_tap_state_mutation_gaps.py checks the same promises in the test process.
+    "tap_state": (
+        "tap_recotap/streams.py",
+        [
+            "tests/tap/test_tap_state_mutation_gaps.py",
+            "tests/tap/test_tap_incremental.py",
+            "tests/tap/test_tap_pagination.py",
+            "tests/tap/test_tap_page_reading.py",
+            "tests/hostile/test_tap_clock.py",
+        ],
+    ),
 }
 # Modules mutated only in part: the mutant names (fnmatch patterns) that are run and scored.
 ONLY_MUTANTS: dict[str, tuple[str, ...]] = {
     "schema_check": ("target_recotap.base_sink.xǁSchemaCheckǁ*",),
+    "tap_state": (
+        "tap_recotap.streams.xǁAccountsStreamǁ*",
+        "tap_recotap.streams.x_format_last_sync__mutmut_*",
+        "tap_recotap.streams.x__isoformat__mutmut_*",
+        "tap_recotap.streams.x__duration__mutmut_*",
+    ),
 }
 # What `mutate` runs without arguments (docs/mutation.md has their scores).
 MUTATE_BY_DEFAULT = ("retry", "validation", "failures", "in_flight")
