@@ -11,6 +11,8 @@ sets the bookmark; the bookmark is the first page's time less the look-back.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,9 +133,7 @@ def test_a_first_run_with_a_first_page_far_ahead_stores_no_bookmark(hostile, cap
     assert bookmark(run.states[-1]) is None
 
 
-def test_a_first_page_without_time_keeps_the_bookmark_and_later_pages_warn_nothing(
-    hostile, caplog
-):
+def test_a_first_page_without_time_keeps_the_bookmark_and_later_pages_warn_nothing(hostile, caplog):
     hostile.sequence("GET", "/accounts", _pages(None, NOW_ISH, FAR_FUTURE, None))
 
     run = _sync(hostile, caplog)
@@ -201,12 +201,13 @@ def test_a_server_clock_a_few_minutes_ahead_is_trusted(hostile, caplog):
 
 
 def test_a_server_clock_beyond_the_tolerance_keeps_the_bookmark(hostile, caplog):
-    hostile.always("GET", "/accounts", _page(range(2), _in(12)))
+    # Half a minute past the 30th: "30 minutes" (rounded down) whatever the run's seconds.
+    hostile.always("GET", "/accounts", _page(range(2), _in(30.5)))
 
     run = _sync(hostile, caplog)
 
     assert bookmark(run.states[-1]) == PREVIOUS
-    assert "11 minutes ahead of this machine's clock" in _warnings(caplog)[0]
+    assert ", 30 minutes ahead of this machine's clock" in _warnings(caplog)[0]
 
 
 def test_the_bookmark_is_the_first_pages_time_even_when_a_later_page_is_earlier(hostile, caplog):
@@ -219,3 +220,51 @@ def test_the_bookmark_is_the_first_pages_time_even_when_a_later_page_is_earlier(
 
     assert bookmark(run.states[-1]) == _less(earlier, 5)
     assert _warnings(caplog) == []
+
+
+def test_a_run_where_no_page_has_a_time_delivers_everything_and_keeps_the_bookmark(hostile, caplog):
+    # The SDK then holds progress markers with no bookmark in them: nothing to take away.
+    hostile.sequence("GET", "/accounts", _pages(None, None))
+
+    run = _sync(hostile, caplog)
+
+    assert [r["rtp_aid"][-1] for r in run.records("accounts")] == ["0", "1", "2", "3"]
+    assert bookmark(run.states[-1]) == PREVIOUS
+
+
+@pytest.fixture
+def eastern_clock() -> Iterator[None]:
+    """This machine's local time zone five hours behind UTC (a POSIX TZ: no zone files)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "EST5"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.usefixtures("eastern_clock")
+def test_times_go_out_in_utc_whatever_the_machines_time_zone(hostile, caplog):
+    hostile.sequence("GET", "/accounts", _pages(NOW_ISH, NOW_ISH))
+    state = {
+        "bookmarks": {
+            "accounts": {
+                "replication_key": "_sdc_sync_timestamp",
+                "replication_key_value": "2025-11-01T08:30:15.123456+00:00",
+            }
+        }
+    }
+
+    run = _sync(hostile, caplog, state=state)
+
+    # lastSync: milliseconds, truncated, UTC with a Z (§2.6), on every page.
+    sent = [r.query["lastSync"] for r in hostile.requests_to("GET", "/accounts")]
+    assert sent == [["2025-11-01T08:30:15.123Z"]] * 2
+    # The records' time and the bookmark: UTC too (`+00:00`, as `_less` writes it).
+    assert {r["_sdc_sync_timestamp"] for r in run.records("accounts")} == {_less(NOW_ISH, 0)}
+    assert bookmark(run.states[-1]) == _less(NOW_ISH, 5)
