@@ -210,7 +210,7 @@ def test_a_server_clock_beyond_the_tolerance_keeps_the_bookmark(hostile, caplog)
     assert ", 30 minutes ahead of this machine's clock" in _warnings(caplog)[0]
 
 
-def test_the_bookmark_is_the_first_pages_time_even_when_a_later_page_is_earlier(hostile, caplog):
+def test_a_later_page_earlier_than_the_first_sets_the_bookmark_to_its_time(hostile, caplog):
     # Pages' times are the server's time of each request: a later one earlier than the first
     # is a server clock set back during the run. The bookmark may land earlier, never later.
     earlier = (MOMENT - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
