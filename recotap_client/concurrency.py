@@ -332,10 +332,7 @@ class AdaptiveConcurrency:
             self._restart(now, slower, slower * MEASURED_SHARE, emptied=False)
             return
         self._window_now = max(1.0, self._window_now * factor)
-        self._event_at = now
-        self._admitted = 0
-        self._starts = 0
-        self._emptied_at_event = False
+        self._mark_event(now, emptied=False)
 
     def _restart(self, now: float, limit: float, start: float, *, emptied: bool) -> None:
         """Go on at `start` requests per second, climbing to `limit` and beyond by the curve.
@@ -348,6 +345,10 @@ class AdaptiveConcurrency:
         start = min(max(start, lowest), limit)
         self._limit = limit
         self._depth = max(1.0 - MEASURED_SHARE, 1.0 - start / limit)
+        self._mark_event(now, emptied=emptied)
+
+    def _mark_event(self, now: float, *, emptied: bool) -> None:
+        """A congestion event now: the counts of the next measurement start from zero."""
         self._event_at = now
         self._admitted = 0
         self._starts = 0

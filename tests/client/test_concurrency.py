@@ -1,5 +1,5 @@
 """The adaptive write pace, in process and deterministic: a fake clock, answers fed by hand or
-by a simulated token-bucket API (the sandbox's limiter, modelled, with the session's 429 pause).
+by a simulated API (the sandbox's own token bucket, with the session's 429 pause).
 
 The real-HTTP tests of the same behaviour are in tests/target/test_target_adaptive_concurrency.py.
 """
@@ -7,7 +7,7 @@ The real-HTTP tests of the same behaviour are in tests/target/test_target_adapti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -17,6 +17,7 @@ from recotap_client.concurrency import (
     PLATEAU,
     AdaptiveConcurrency,
 )
+from recotap_sandbox.faults import TokenBucket
 
 BASE = 0.050  # seconds: the answer time of an unloaded request
 
@@ -279,28 +280,22 @@ def test_the_report_counts_answers_429s_and_the_mean_in_flight():
 
 @dataclass
 class SimulatedApi:
-    """A token bucket answering after `latency`; a 429 pauses every request for 1 s (the
-    session's PauseGate) and its request is retried after the pause."""
+    """The sandbox's token bucket (None: no limit) answering after `latency`; a 429 pauses every
+    request for 1 s (the session's PauseGate) and its request is retried after the pause."""
 
-    rate: float | None
-    burst: float
+    bucket: TokenBucket | None
     latency: float = BASE
-    tokens: float = 0.0
-    refilled: float = 0.0
     paused_until: float = 0.0
     admitted: int = 0
     limited: int = 0
-    log: list[tuple[float, int]] = field(default_factory=list)
 
     def take(self, now: float) -> bool:
-        if self.rate is None:
-            return True
-        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
-        self.refilled = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+        return self.bucket is None or self.bucket.take(now)
+
+
+def _bucket(rate: float | None, now: float) -> TokenBucket | None:
+    """A full bucket of a second's worth, as the sandbox's default burst."""
+    return None if rate is None else TokenBucket(rate, rate, now)
 
 
 def simulate(
@@ -313,7 +308,7 @@ def simulate(
     """Push `requests` batches through the pace; `change` = (after N admitted, new rate)."""
     clock = Clock()
     start = clock.now
-    api = SimulatedApi(rate, burst=rate or 1.0, tokens=rate or 1.0, refilled=clock.now)
+    api = SimulatedApi(_bucket(rate, clock.now))
     pace = AdaptiveConcurrency(ceiling, clock=clock)
     in_flight: list[tuple[float, float]] = []  # (answer time, send time)
     waiting_retries: list[float] = []
@@ -322,9 +317,7 @@ def simulate(
     while api.admitted < requests:
         now = clock.now
         if change and api.admitted >= change[0]:
-            api.rate = change[1]
-            api.burst = api.tokens = change[1] or 1.0
-            api.refilled = now
+            api.bucket = _bucket(change[1], now)
             change = ()
         for answer_at, sent_at in [f for f in in_flight if f[0] <= now]:
             in_flight.remove((answer_at, sent_at))

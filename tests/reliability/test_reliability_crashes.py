@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 import requests
 from reliability_helpers import (
-    TAP,
     Pipeline,
     figures,
     records_before,
@@ -34,6 +32,7 @@ from reliability_helpers import (
 )
 
 from recotap_sandbox.control import SandboxProcess
+from tests.tap.tap_helpers import discover_accounts_catalog
 
 SOURCE_ACCOUNTS = 3000
 COPIED = ("domain", "name", "externalId", "customFields")
@@ -53,24 +52,6 @@ def source(source_process: SandboxProcess) -> SandboxProcess:
     return source_process
 
 
-def accounts_catalog(tmp_path: Path, tap_config: Path) -> Path:
-    """The tap's discovered catalog with only `accounts` selected (a copy job's selection)."""
-    found = subprocess.run(
-        [TAP, "--config", str(tap_config), "--discover"],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    catalog = json.loads(found.stdout)
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] == "accounts"
-    path = tmp_path / "catalog.json"
-    path.write_text(json.dumps(catalog))
-    return path
-
-
 class Copy:
     """Runs `tap-recotap (source) | target-recotap (destination)` pipelines."""
 
@@ -80,7 +61,7 @@ class Copy:
             tmp_path / "tap.json", source, page_size=100, lookback_seconds=1
         )
         self.target_config = write_config(tmp_path / "target.json", dest)
-        self.catalog = accounts_catalog(tmp_path, self.tap_config)
+        self.catalog = discover_accounts_catalog(self.tap_config, tmp_path)
         self.runs = 0
         self.logs = ""
         self.base = 0  # destination account writes before the run being killed

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -115,3 +118,25 @@ def api_post(sandbox: SandboxProcess, path: str, body: dict[str, Any]) -> Any:
     )
     response.raise_for_status()
     return response.json()["data"]
+
+
+TAP_CLI = Path(sys.executable).parent / "tap-recotap"
+
+
+def discover_accounts_catalog(tap_config: Path, tmp_path: Path) -> Path:
+    """The catalog `tap-recotap --discover` writes, with only `accounts` selected (a copy job's
+    selection), saved in `tmp_path`."""
+    found = subprocess.run(
+        [str(TAP_CLI), "--config", str(tap_config), "--discover"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    catalog = json.loads(found.stdout)
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] == "accounts"
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
-from tests.tap.tap_helpers import config_for, parse_messages
-
-TAP_CLI = Path(sys.executable).parent / "tap-recotap"
+from tests.tap.tap_helpers import TAP_CLI, config_for, discover_accounts_catalog, parse_messages
 
 
 def test_the_tap_honours_retry_after_and_reads_everything_once(sandbox, tmp_path):
@@ -19,20 +15,7 @@ def test_the_tap_honours_retry_after_and_reads_everything_once(sandbox, tmp_path
     sandbox.admin.set_faults(rate_limit_rps=4, rate_limit_burst=1, retry_after=1)
     config = tmp_path / "config.json"
     config.write_text(json.dumps(config_for(sandbox, max_retries=10)))
-    catalog = tmp_path / "catalog.json"
-    found = subprocess.run(
-        [str(TAP_CLI), "--config", str(config), "--discover"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    streams = json.loads(found.stdout)
-    for stream in streams["streams"]:
-        for entry in stream["metadata"]:
-            if not entry["breadcrumb"]:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] == "accounts"
-    catalog.write_text(json.dumps(streams))
+    catalog = discover_accounts_catalog(config, tmp_path)
     stats_before = sandbox.admin.stats()
 
     result = subprocess.run(

@@ -56,8 +56,7 @@ def test_an_adaptive_pace_without_429_is_summarised_as_a_window(harness, target_
     line = _pace_line(target_logs)
     assert re.fullmatch(
         rf"settled at \d+\.\d\d request\(s\) in flight, ceiling {DEFAULT_CEILING}; "
-        r"\d+\.\d\d in flight on "
-        r"average; 0 of 3 answer\(s\) were 429 \(rate limited\)",
+        r"\d+\.\d\d in flight on average; 0 of 3 answer\(s\) were 429 \(rate limited\)",
         line,
     ), line
 
